@@ -1,0 +1,34 @@
+import { Transform } from 'class-transformer';
+
+const SECRET_FIELDS = Symbol.for('hush.providers.secretFields');
+
+/** Marks a config field as secret: it prints as `***` in every error, log line and report. */
+export function Secret(): PropertyDecorator {
+  return (target, key) => {
+    const ctor = target.constructor as { [SECRET_FIELDS]?: Set<string | symbol> };
+    const inherited = ctor[SECRET_FIELDS];
+    const own = new Set(inherited ?? []);
+    own.add(key);
+    Object.defineProperty(ctor, SECRET_FIELDS, { value: own, configurable: true });
+  };
+}
+
+/** Names of the secret fields of a config class (its own and inherited ones). */
+export function secretFieldsOf(configClass: object | undefined): ReadonlySet<string | symbol> {
+  return (configClass as { [SECRET_FIELDS]?: Set<string | symbol> } | undefined)?.[SECRET_FIELDS] ?? new Set();
+}
+
+/**
+ * `${VAR}` interpolation yields strings; a numeric field takes "3000" as 3000. Anything else is left
+ * as it was, so validation reports the value the user wrote.
+ */
+export function ToNumber(): PropertyDecorator {
+  return Transform(({ value }) =>
+    typeof value === 'string' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.trim()) ? Number(value) : value,
+  );
+}
+
+/** Same for booleans: "true" / "false" from an environment variable. */
+export function ToBoolean(): PropertyDecorator {
+  return Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value));
+}

@@ -1,0 +1,64 @@
+import {
+  IsArray,
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+} from 'class-validator';
+import { ToNumber } from './config-fields.js';
+
+/**
+ * Keys every instance accepts, whatever its type. A provider type's config class extends the kind's
+ * class below and adds its own fields with class-validator decorators; an undecorated key is refused.
+ */
+export class InstanceConfig {
+  /** Picks the provider implementation. */
+  @IsString() @IsNotEmpty() type!: string;
+
+  /** Deadline of one logical call (retries and fallbacks included), ms. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) timeoutMs?: number;
+
+  /** Retries after the first attempt, for retryable failures only. */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) @Max(10) maxRetries?: number;
+
+  /** Streams: the longest wait between two chunks, ms. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) idleTimeoutMs?: number;
+
+  /** Other names of the same kind to try, in order, when this one fails for a retryable reason. */
+  @IsOptional() @IsArray() @IsString({ each: true }) @IsNotEmpty({ each: true }) fallbacks?: string[];
+
+  /** Calls in flight at once; further calls wait in a queue. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) maxConcurrency?: number;
+
+  /** Requests per minute, enforced in process. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) rpm?: number;
+
+  /** Tokens per minute, enforced in process. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) tpm?: number;
+
+  /** Several deployments sharing this name, load-balanced; keys beside `deployments` apply to each. */
+  // Each entry is validated by the loader against this same type's class, merged over the keys beside it.
+  @IsOptional() @IsArray() deployments?: Array<Record<string, unknown> & { weight?: number }>;
+}
+
+export class LLMInstanceConfig extends InstanceConfig {
+  /** Default call parameters, by OpenAI's names (`max_tokens`, `temperature`, ...); a call's options override them. */
+  @IsOptional() @IsObject() params?: Record<string, unknown>;
+}
+
+export class EmbeddingInstanceConfig extends InstanceConfig {
+  /** Vector length: sent where the service supports it, always checked. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(65536) dimensions?: number;
+
+  /** Inputs per request; default and maximum: the service's own limit. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) batchSize?: number;
+}
+
+export class RerankerInstanceConfig extends InstanceConfig {
+  /** Documents per request; default and maximum: the service's own limit. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) batchSize?: number;
+}

@@ -1,0 +1,111 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
+import type { Embedder } from '../embedding/embedder.js';
+import type { LLM } from '../llm/llm.js';
+import type { Reranker } from '../reranker/reranker.js';
+import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
+
+export interface InstanceOfKind {
+  llm: LLM;
+  embedding: Embedder;
+  reranker: Reranker;
+}
+
+/** Either the default instance's name, or why there is none (said when something asks for it). */
+export type DefaultChoice = { name: string } | { problem: string };
+
+export interface RegistryContents {
+  instances: { [K in ProviderKind]: ReadonlyMap<string, InstanceOfKind[K]> };
+  defaults: { [K in ProviderKind]: DefaultChoice };
+  /** Frees what the instances hold (sockets, models); called once, on application shutdown. */
+  close?: () => Promise<void>;
+}
+
+const KIND_LABEL: Record<ProviderKind, string> = { llm: 'LLM', embedding: 'embedder', reranker: 'reranker' };
+
+/** Asking for a name that the config does not have. */
+export class UnknownInstanceError extends Error {
+  override readonly name = 'UnknownInstanceError';
+  constructor(
+    readonly kind: ProviderKind,
+    readonly instance: string,
+    readonly known: readonly string[],
+  ) {
+    super(
+      `No ${KIND_LABEL[kind]} named "${instance}" is configured. ` +
+        (known.length ? `Configured ${kind} names: ${known.join(', ')}.` : `The "${kind}" section is empty.`) +
+        ` Add it under "${kind}:" in the providers YAML.`,
+    );
+  }
+}
+
+/** Asking for the default of a kind when the config does not decide one. */
+export class NoDefaultInstanceError extends Error {
+  override readonly name = 'NoDefaultInstanceError';
+  constructor(
+    readonly kind: ProviderKind,
+    reason: string,
+  ) {
+    super(`No default ${KIND_LABEL[kind]}: ${reason}`);
+  }
+}
+
+/**
+ * Every configured instance by kind and name. Injectable; the way to reach instances whose names
+ * are only known at run time (the gateway's `model` field, names from `forRootAsync`).
+ */
+export class ProvidersRegistry implements OnApplicationShutdown {
+  private closed?: Promise<void>;
+
+  constructor(private readonly contents: RegistryContents) {}
+
+  llm(name?: string): LLM {
+    return this.get('llm', name);
+  }
+
+  embedder(name?: string): Embedder {
+    return this.get('embedding', name);
+  }
+
+  reranker(name?: string): Reranker {
+    return this.get('reranker', name);
+  }
+
+  /** The configured names of a kind, in YAML order. */
+  names(kind: ProviderKind): string[] {
+    return [...this.contents.instances[kind].keys()];
+  }
+
+  has(kind: ProviderKind, name: string): boolean {
+    return this.contents.instances[kind].has(name);
+  }
+
+  /** The default instance's name of a kind, or undefined where the config decides none. */
+  defaultName(kind: ProviderKind): string | undefined {
+    const choice = this.contents.defaults[kind];
+    return 'name' in choice ? choice.name : undefined;
+  }
+
+  get<K extends ProviderKind>(kind: K, name?: string): InstanceOfKind[K] {
+    let key = name;
+    if (key === undefined) {
+      const choice = this.contents.defaults[kind];
+      if ('problem' in choice) throw new NoDefaultInstanceError(kind, choice.problem);
+      key = choice.name;
+    }
+    const instance = this.contents.instances[kind].get(key);
+    if (!instance) throw new UnknownInstanceError(kind, key, this.names(kind));
+    return instance;
+  }
+
+  /** Closes every instance once; later calls wait for the same close. */
+  close(): Promise<void> {
+    this.closed ??= this.contents.close?.() ?? Promise.resolve();
+    return this.closed;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+}
+
+export { PROVIDER_KINDS };

@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const lib = (p: string) => fileURLToPath(new URL(`./libs/providers/src/${p}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the library's source, the same module instances the app sees.
+    alias: [
+      { find: /^@hush\/providers\/testing$/, replacement: lib('testing/index.ts') },
+      { find: /^@hush\/providers$/, replacement: lib('index.ts') },
+    ],
+  },
+  test: {
+    globals: false,
+    include: ['test/**/*.spec.ts', 'libs/**/*.spec.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
