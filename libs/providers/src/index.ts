@@ -1,0 +1,57 @@
+// Module, tokens, decorators
+export { ProvidersModule } from './module/providers.module.js';
+export { ProvidersCoreModule } from './module/providers-core.module.js';
+export type { ProvidersConfig, ProvidersModuleAsyncOptions, ProvidersModuleOptions, DeclaredNames } from './module/providers-options.js';
+export { getEmbedderToken, getLLMToken, getProviderToken, getRerankerToken } from './module/tokens.js';
+export { InjectEmbedder, InjectLLM, InjectReranker } from './module/decorators.js';
+
+// The three kinds
+export { LLM } from './llm/llm.js';
+export type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  GenerateBatchOptions,
+  GenerateOptions,
+  LLMCallOptions,
+  LLMDriver,
+} from './llm/llm.js';
+export { Embedder } from './embedding/embedder.js';
+export type {
+  EmbedOptions,
+  EmbedderBatchResult,
+  EmbedderCallOptions,
+  EmbedderDriver,
+  EmbeddingInputType,
+  EmbeddingResult,
+  EmbeddingUsage,
+} from './embedding/embedder.js';
+export { Reranker } from './reranker/reranker.js';
+export type { RerankOptions, RerankResult, RerankerCallOptions, RerankerDriver, RerankerScore } from './reranker/reranker.js';
+
+// Registry and provider types
+export { ProvidersRegistry, NoDefaultInstanceError, UnknownInstanceError } from './registry/providers-registry.js';
+export type { DefaultChoice, InstanceOfKind, RegistryContents } from './registry/providers-registry.js';
+export { PROVIDER_KINDS } from './registry/provider-kind.js';
+export type { ProviderKind } from './registry/provider-kind.js';
+export { defineEmbeddingProvider, defineLLMProvider, defineRerankerProvider } from './registry/provider-definition.js';
+export type { AnyProviderDefinition, DriverContext, ProviderDefinition } from './registry/provider-definition.js';
+export { BUILTIN_PROVIDERS } from './registry/builtin-providers.js';
+
+// Config
+export { EmbeddingInstanceConfig, InstanceConfig, LLMInstanceConfig, RerankerInstanceConfig } from './config/instance-config.js';
+export { Secret, ToBoolean, ToNumber } from './config/config-fields.js';
+export { ProvidersConfigError } from './config/config-error.js';
+export type { ConfigIssue } from './config/config-error.js';
+export { DEFAULT_POLICIES } from './resilience/call-policy.js';
+export type { CallPolicy } from './resilience/call-policy.js';
+
+// Errors
+export { ProviderAbortError, ProviderError } from './errors/provider-error.js';
+export type { ProviderErrorInit } from './errors/provider-error.js';
+
+// Built-in provider types and their config classes
+export { OpenAILLMConfig, openaiLLM } from './llm/openai.llm.js';
+export { OpenAICompatibleLLMConfig, openaiCompatibleLLM } from './llm/openai-compatible.llm.js';
+export { OpenAIEmbedderConfig, openaiEmbedder } from './embedding/openai.embedder.js';
+export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embedding/openai-compatible.embedder.js';

@@ -1,0 +1,147 @@
+import type { LLMInstanceConfig } from '../config/instance-config.js';
+import { ProviderError } from '../errors/provider-error.js';
+import { linkedController, raceAbort } from '../resilience/abort.js';
+import { describeSite, type CallScope } from '../resilience/call-policy.js';
+import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { mapConcurrent } from '../util/concurrency.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  GenerateBatchOptions,
+  GenerateOptions,
+  LLM,
+  LLMCallOptions,
+  LLMDriver,
+} from './llm.js';
+
+const DEFAULT_BATCH_CONCURRENCY = 4;
+
+/** An open upstream stream whose first chunk has arrived. */
+interface OpenStream {
+  iterator: AsyncIterator<ChatCompletionChunk>;
+  first: IteratorResult<ChatCompletionChunk>;
+  controller: AbortController;
+  unlink: () => void;
+  owner: ManagedLLM;
+}
+
+/** The LLM users inject: a driver (or several deployments) with the instance's policy around it. */
+export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implements LLM {
+  readonly model: string;
+  private readonly params: Record<string, unknown>;
+
+  constructor(init: ManagedInstanceInit<LLMDriver>) {
+    super(init);
+    this.model = this.primaryDriver.model;
+    this.params = { ...(init.config as LLMInstanceConfig).params };
+  }
+
+  async generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
+    const { signal, timeoutMs, ...params } = options;
+    const scope = this.openScope(timeoutMs, signal);
+    try {
+      return await this.withFallbacks(scope, (target) =>
+        target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, target.callOptions(params, attemptSignal))),
+      );
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /**
+   * Streams chunks as they arrive. Retries and fallbacks happen only until the first chunk has been
+   * handed out; after that a failure ends the stream with the error. A consumer that stops early
+   * (break) aborts the upstream request.
+   */
+  async *stream(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): AsyncGenerator<ChatCompletionChunk> {
+    const { signal, timeoutMs, ...params } = options;
+    const scope = this.openScope(timeoutMs, signal);
+    let open: OpenStream | undefined;
+    try {
+      open = await this.withFallbacks(scope, (target) => target.attempt(scope, (driver) => target.openStream(driver, messages, params, scope)));
+      if (open.first.done) return;
+      yield open.first.value;
+      for (;;) {
+        let next: IteratorResult<ChatCompletionChunk>;
+        try {
+          next = await open.owner.nextChunk(open, scope);
+        } catch (err) {
+          throw scope.failure(err, open.owner);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      if (open) {
+        open.controller.abort();
+        open.unlink();
+        open.iterator.return?.()?.catch(() => undefined);
+      }
+      scope.dispose();
+    }
+  }
+
+  async generateBatch(batch: ChatCompletionMessageParam[][], options: GenerateBatchOptions = {}): Promise<ChatCompletion[]> {
+    const { concurrency = DEFAULT_BATCH_CONCURRENCY, signal, ...rest } = options;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`${describeSite(this)}: generateBatch concurrency must be a whole number ≥ 1; got ${concurrency}.`);
+    }
+    // One failure cancels the calls still running: their answers could not be returned anyway.
+    const { controller, unlink } = linkedController(signal);
+    try {
+      return await mapConcurrent(batch, concurrency, (messages) => this.generate(messages, { ...rest, signal: controller.signal }));
+    } catch (err) {
+      controller.abort(err);
+      throw err;
+    } finally {
+      unlink();
+    }
+  }
+
+  /** Instance `params` first, the call's options over them. */
+  private callOptions(params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>, signal: AbortSignal): LLMCallOptions {
+    return { ...this.params, ...params, signal } as LLMCallOptions;
+  }
+
+  /** Opens the upstream stream and waits for its first chunk, so a failure here can still be retried. */
+  private async openStream(
+    driver: LLMDriver,
+    messages: ChatCompletionMessageParam[],
+    params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>,
+    scope: CallScope,
+  ): Promise<OpenStream> {
+    // The stream outlives this attempt's retry bookkeeping, so it gets a signal of its own.
+    const { controller, unlink } = linkedController(scope.signal);
+    try {
+      const iterator = driver.stream(messages, this.callOptions(params, controller.signal))[Symbol.asyncIterator]();
+      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this };
+      open.first = await this.nextChunk(open, scope);
+      return open;
+    } catch (err) {
+      controller.abort();
+      unlink();
+      throw err;
+    }
+  }
+
+  /** The next chunk, or an idle-timeout error when none comes within `idleTimeoutMs`. */
+  private async nextChunk(open: OpenStream, scope: CallScope): Promise<IteratorResult<ChatCompletionChunk>> {
+    const idle = this.policy.idleTimeoutMs;
+    let idleError: ProviderError | undefined;
+    const timer = setTimeout(() => {
+      idleError = new ProviderError(
+        `${describeSite(this)}: the stream sent nothing for idleTimeoutMs ${idle} ms. Raise idleTimeoutMs, or look at the upstream's health.`,
+        { instance: this.name, type: this.type, kind: this.kind, retryable: true, code: 'idle-timeout' },
+      );
+      open.controller.abort(idleError);
+    }, idle);
+    try {
+      return await raceAbort(open.iterator.next(), open.controller.signal);
+    } catch (err) {
+      throw idleError ?? (scope.signal.aborted ? scope.failure(err, this) : err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

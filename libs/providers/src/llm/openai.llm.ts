@@ -1,0 +1,90 @@
+import type OpenAI from 'openai';
+import { APIUserAbortError } from 'openai';
+import { LLMInstanceConfig } from '../config/instance-config.js';
+import { defineLLMProvider, type DriverContext } from '../registry/provider-definition.js';
+import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../util/openai-client.js';
+import { badResponse, describeValue, isObject, toProviderError, type OpenAICallSite } from '../util/openai-errors.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from './llm.js';
+
+/** `type: openai` under `llm:`: OpenAI's chat completions API. */
+export class OpenAILLMConfig extends withOpenAIFields(LLMInstanceConfig) {}
+
+export interface OpenAIChatDriverOptions {
+  /** Ask for a final usage chunk (`stream_options.include_usage`) when the caller did not set `stream_options`; default true. */
+  streamUsage?: boolean;
+}
+
+// Keys that may reach the driver (from YAML `params` or a loose caller) but must not reach the body:
+// the driver decides `stream` itself, and the rest are the library's.
+type LooseCallOptions = LLMCallOptions & { stream?: unknown; timeoutMs?: unknown; model?: unknown; messages?: unknown };
+
+/**
+ * One attempt at one chat call against an OpenAI-speaking server (`openai`, `openai-compatible`).
+ * The API key lives only inside the SDK client, in a private field: nothing printable reaches it.
+ */
+export class OpenAIChatDriver implements LLMDriver {
+  readonly model: string;
+  readonly #client: OpenAI;
+  readonly #site: OpenAICallSite;
+  readonly #streamUsage: boolean;
+
+  constructor(config: OpenAIConnectionConfig, context: DriverContext, options: OpenAIChatDriverOptions = {}) {
+    this.model = config.model;
+    const { client, site } = createOpenAIClient(config, context);
+    this.#client = client;
+    this.#site = site;
+    this.#streamUsage = options.streamUsage ?? true;
+  }
+
+  async generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion> {
+    const { signal, params } = splitOptions(options);
+    // stream_options is only valid with stream: true; a YAML `params` meant for streams must not break this.
+    delete params.stream_options;
+    try {
+      const completion: unknown = await this.#client.chat.completions.create(
+        { ...params, model: this.model, messages, stream: false },
+        { signal },
+      );
+      if (!isObject(completion) || !Array.isArray(completion.choices)) {
+        throw badResponse(this.#site, `expected a chat completion, got ${describeValue(completion)}`);
+      }
+      return completion as unknown as ChatCompletion;
+    } catch (err) {
+      throw toProviderError(err, this.#site, signal);
+    }
+  }
+
+  async *stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncGenerator<ChatCompletionChunk> {
+    const { signal, params } = splitOptions(options);
+    const streamOptions = params.stream_options ?? (this.#streamUsage ? { include_usage: true } : undefined);
+    delete params.stream_options;
+    try {
+      const chunks = await this.#client.chat.completions.create(
+        { ...params, model: this.model, messages, stream: true, ...(streamOptions ? { stream_options: streamOptions } : {}) },
+        { signal },
+      );
+      // Chunks go out as they come. A consumer's `break` returns this generator, which returns the
+      // SDK's iterator, whose `finally` aborts the HTTP request.
+      for await (const chunk of chunks as AsyncIterable<unknown>) {
+        if (!isObject(chunk)) throw badResponse(this.#site, `expected a chat completion chunk, got ${describeValue(chunk)}`);
+        yield chunk as unknown as ChatCompletionChunk;
+      }
+    } catch (err) {
+      throw toProviderError(err, this.#site, signal);
+    }
+    // The SDK ends a stream quietly when its request is aborted; the caller must see the abort.
+    if (signal.aborted) throw toProviderError(new APIUserAbortError(), this.#site, signal);
+  }
+}
+
+function splitOptions(options: LLMCallOptions): { signal: AbortSignal; params: Record<string, unknown> & { stream_options?: LLMCallOptions['stream_options'] } } {
+  const { signal, stream: _stream, timeoutMs: _timeoutMs, model: _model, messages: _messages, ...params } = options as LooseCallOptions;
+  return { signal, params };
+}
+
+export const openaiLLM = defineLLMProvider({
+  type: 'openai',
+  config: OpenAILLMConfig,
+  description: 'OpenAI chat completions (api.openai.com, or a proxy in front of it through baseUrl)',
+  create: (config, context) => new OpenAIChatDriver(config, context),
+});

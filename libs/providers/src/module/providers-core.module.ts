@@ -1,0 +1,81 @@
+import { Module, Scope, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
+import type { ProvidersConfigError } from '../config/config-error.js';
+import type { ResolvedConfig } from '../config/validate-config.js';
+import { createRegistry } from '../registry/create-registry.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
+import { ProvidersRegistry } from '../registry/providers-registry.js';
+import { loadResolvedConfig } from './prepare-config.js';
+import type { DeclaredNames, ProvidersModuleAsyncOptions } from './providers-options.js';
+import { getProviderToken } from './tokens.js';
+
+const ASYNC_OPTIONS = Symbol('hush.providers.asyncOptions');
+
+/** A token bound to the registry's instance of that name (or the kind's default, without a name). */
+export function instanceProvider(kind: ProviderKind, name?: string): FactoryProvider {
+  return {
+    provide: getProviderToken(kind, name),
+    useFactory: (registry: ProvidersRegistry) => registry.get(kind, name),
+    inject: [ProvidersRegistry],
+  };
+}
+
+/**
+ * The default of a kind when it may not be decidable. Nest builds transient providers only for
+ * those who inject them, so an undecidable default fails bootstrap only when something asks for it.
+ */
+function lazyDefaultProvider(kind: ProviderKind): FactoryProvider {
+  return { ...instanceProvider(kind), scope: Scope.TRANSIENT };
+}
+
+/**
+ * Owns the instances: creates them at bootstrap, binds them to tokens, and closes them on
+ * application shutdown (through ProvidersRegistry.onApplicationShutdown).
+ */
+@Module({})
+export class ProvidersCoreModule {
+  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean): DynamicModule {
+    const { resolved, error } = prepared;
+    const registry: Provider = {
+      provide: ProvidersRegistry,
+      // A config error surfaces here, during bootstrap, with every problem in it.
+      useFactory: async () => {
+        if (error) throw error;
+        return createRegistry(resolved);
+      },
+    };
+    const names: DeclaredNames = Object.fromEntries(PROVIDER_KINDS.map((kind) => [kind, [...resolved.instances[kind].keys()]]));
+    const defaults = PROVIDER_KINDS.map((kind) =>
+      'name' in resolved.defaults[kind] ? instanceProvider(kind) : lazyDefaultProvider(kind),
+    );
+    return ProvidersCoreModule.assemble(isGlobal, [registry], names, defaults);
+  }
+
+  static forRootAsync(options: ProvidersModuleAsyncOptions): DynamicModule {
+    const registry: Provider = {
+      provide: ProvidersRegistry,
+      useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) =>
+        createRegistry(
+          loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }),
+        ),
+      inject: [ASYNC_OPTIONS],
+    };
+    const factory: Provider = { provide: ASYNC_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
+    // The config is not known yet, so whether each default exists is not either.
+    const defaults = PROVIDER_KINDS.map(lazyDefaultProvider);
+    return {
+      ...ProvidersCoreModule.assemble(options.isGlobal ?? true, [factory, registry], options.names ?? {}, defaults),
+      imports: options.imports ?? [],
+    };
+  }
+
+  private static assemble(isGlobal: boolean, base: Provider[], names: DeclaredNames, defaults: FactoryProvider[]): DynamicModule {
+    const named = PROVIDER_KINDS.flatMap((kind) => (names[kind] ?? []).map((name) => instanceProvider(kind, name)));
+    const providers = [...base, ...named, ...defaults];
+    return {
+      module: ProvidersCoreModule,
+      global: isGlobal,
+      providers,
+      exports: providers.map((p) => (typeof p === 'function' ? p : p.provide)).filter((t) => t !== ASYNC_OPTIONS),
+    };
+  }
+}

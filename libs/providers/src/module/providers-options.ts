@@ -1,0 +1,39 @@
+import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
+import type { ConfigSourceOptions } from '../config/load-config.js';
+import type { AnyProviderDefinition } from '../registry/provider-definition.js';
+import type { ProviderKind } from '../registry/provider-kind.js';
+
+/** The shape of the YAML, for inline `config`. */
+export interface ProvidersConfig {
+  llm?: Record<string, { type: string; [key: string]: unknown } | null>;
+  embedding?: Record<string, { type: string; [key: string]: unknown } | null>;
+  reranker?: Record<string, { type: string; [key: string]: unknown } | null>;
+  defaults?: Partial<Record<ProviderKind, string>>;
+}
+
+export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'config'> {
+  /** Inline config, merged over the files (or alone when there is no file). */
+  config?: ProvidersConfig;
+  /** Extra provider types (third-party plugins), next to the built-in ones. */
+  providers?: AnyProviderDefinition[];
+  /** Register the tokens globally; default true. */
+  isGlobal?: boolean;
+}
+
+/** Names to bind to tokens when they are only known inside an async factory. */
+export type DeclaredNames = Partial<Record<ProviderKind, string[]>>;
+
+export interface ProvidersModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** Returns the same options as `forRoot` takes (less `isGlobal`). */
+  useFactory: (...args: any[]) => Omit<ProvidersModuleOptions, 'isGlobal'> | Promise<Omit<ProvidersModuleOptions, 'isGlobal'>>;
+  inject?: FactoryProvider['inject'];
+  /**
+   * Names bound to `getLLMToken(name)` etc. before the factory runs. Each must then be in the config
+   * the factory yields (checked at bootstrap). Other names stay reachable through `ProvidersRegistry`
+   * or `ProvidersModule.forFeature(...)`.
+   */
+  names?: DeclaredNames;
+  /** Extra provider types, as in `forRoot`. */
+  providers?: AnyProviderDefinition[];
+  isGlobal?: boolean;
+}

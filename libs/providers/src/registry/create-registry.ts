@@ -1,0 +1,90 @@
+import { Logger } from '@nestjs/common';
+import { ProvidersConfigError, type ConfigIssue } from '../config/config-error.js';
+import { formatPath } from '../config/key-path.js';
+import type { ResolvedConfig, ResolvedInstance } from '../config/validate-config.js';
+import { ManagedEmbedder } from '../embedding/managed-embedder.js';
+import { ManagedLLM } from '../llm/managed-llm.js';
+import { ManagedReranker } from '../reranker/managed-reranker.js';
+import type { ManagedInstance, ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { redactSecrets } from '../util/redact.js';
+import { secretFieldsOf } from '../config/config-fields.js';
+import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
+import { ProvidersRegistry, type InstanceOfKind } from './providers-registry.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyManaged = ManagedInstance<any, any>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const MANAGED: Record<ProviderKind, new (init: ManagedInstanceInit<any>) => AnyManaged> = {
+  llm: ManagedLLM,
+  embedding: ManagedEmbedder,
+  reranker: ManagedReranker,
+};
+
+/**
+ * Creates every configured instance: one driver per deployment through its provider definition,
+ * wrapped in the kind's managed class, with fallbacks wired. A driver that cannot be created is a
+ * bootstrap error; whatever was already created is closed again.
+ */
+export async function createRegistry(resolved: ResolvedConfig): Promise<ProvidersRegistry> {
+  const created: Record<ProviderKind, Map<string, AnyManaged>> = { llm: new Map(), embedding: new Map(), reranker: new Map() };
+  const issues: ConfigIssue[] = [];
+  const closeAll = async () => {
+    await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close())));
+  };
+
+  for (const kind of PROVIDER_KINDS) {
+    for (const instance of resolved.instances[kind].values()) {
+      const logger = new Logger(`hush:${kind}:${instance.name}`);
+      try {
+        const deployments = await Promise.all(
+          instance.deployments.map(async (d) => ({
+            driver: await d.definition.create(d.config, { name: instance.name, kind, type: d.definition.type, logger }),
+            weight: d.weight,
+          })),
+        );
+        created[kind].set(instance.name, new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger }));
+      } catch (err) {
+        issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
+      }
+    }
+  }
+  if (issues.length > 0) {
+    await closeAll();
+    throw new ProvidersConfigError(issues);
+  }
+
+  for (const kind of PROVIDER_KINDS) {
+    for (const [name, managed] of created[kind]) managed.setFallbacks(fallbackChain(kind, name, resolved).map((n) => created[kind].get(n)!));
+  }
+
+  return new ProvidersRegistry({
+    instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
+    defaults: resolved.defaults,
+    close: closeAll,
+  });
+}
+
+/** Depth-first, in the order written, each name once: A → [B, C], B → [D] gives B, D, C. */
+export function fallbackChain(kind: ProviderKind, name: string, resolved: ResolvedConfig): string[] {
+  const chain: string[] = [];
+  const seen = new Set([name]);
+  const walk = (from: string) => {
+    for (const next of resolved.instances[kind].get(from)?.config.fallbacks ?? []) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      chain.push(next);
+      walk(next);
+    }
+  };
+  walk(name);
+  return chain;
+}
+
+function safeMessage(err: unknown, instance: ResolvedInstance): string {
+  const secrets = instance.deployments.flatMap((d) =>
+    [...secretFieldsOf(d.definition.config)].map((key) => (d.config as unknown as Record<string | symbol, unknown>)[key]),
+  );
+  const text = err instanceof Error ? err.message : String(err);
+  return redactSecrets(text, secrets.flatMap((s) => (typeof s === 'string' ? [s] : s && typeof s === 'object' ? Object.values(s).map(String) : [])));
+}

@@ -1,0 +1,145 @@
+import type { InstanceConfig } from '../config/instance-config.js';
+import { isAbortError, ProviderError } from '../errors/provider-error.js';
+import type { ProviderKind } from '../registry/provider-kind.js';
+import { redactSecrets } from '../util/redact.js';
+import { abortErrorOf, linkedController, raceAbort, sleep } from './abort.js';
+
+/** How one instance's calls behave when things go wrong. Built from YAML, with the defaults below. */
+export interface CallPolicy {
+  timeoutMs: number;
+  maxRetries: number;
+  idleTimeoutMs: number;
+  /** Backoff before retry n (from 0): a random wait in [0, min(max, base · 2ⁿ)] ("full jitter"). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** The longest Retry-After we honour; a longer one fails the attempt at once (or goes to a fallback). */
+  retryAfterMaxMs: number;
+}
+
+/** Defaults per kind; docs/reliability.md explains them. */
+export const DEFAULT_POLICIES: Record<ProviderKind, CallPolicy> = {
+  llm: { timeoutMs: 300_000, maxRetries: 2, idleTimeoutMs: 60_000, backoffBaseMs: 500, backoffMaxMs: 8_000, retryAfterMaxMs: 60_000 },
+  embedding: { timeoutMs: 60_000, maxRetries: 2, idleTimeoutMs: 60_000, backoffBaseMs: 500, backoffMaxMs: 8_000, retryAfterMaxMs: 60_000 },
+  reranker: { timeoutMs: 60_000, maxRetries: 2, idleTimeoutMs: 60_000, backoffBaseMs: 500, backoffMaxMs: 8_000, retryAfterMaxMs: 60_000 },
+};
+
+export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy {
+  const base = DEFAULT_POLICIES[kind];
+  return {
+    ...base,
+    timeoutMs: config.timeoutMs ?? base.timeoutMs,
+    maxRetries: config.maxRetries ?? base.maxRetries,
+    idleTimeoutMs: config.idleTimeoutMs ?? base.idleTimeoutMs,
+  };
+}
+
+/** Who is calling, for error messages. */
+export interface CallSite {
+  readonly kind: ProviderKind;
+  readonly name: string;
+  readonly type: string;
+}
+
+export function describeSite(site: CallSite): string {
+  return `${site.kind} "${site.name}" (${site.type})`;
+}
+
+/**
+ * One logical call: the caller's signal and the deadline merged into one signal that every attempt,
+ * wait and fallback runs under. `dispose()` frees the timer and listeners.
+ */
+export class CallScope {
+  readonly signal: AbortSignal;
+  private readonly controller: AbortController;
+  private readonly unlink: () => void;
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private timeoutError?: ProviderError;
+  attempts = 0;
+
+  constructor(
+    private readonly site: CallSite,
+    private readonly timeoutMs: number,
+    private readonly callerSignal?: AbortSignal,
+  ) {
+    const linked = linkedController(callerSignal);
+    this.controller = linked.controller;
+    this.unlink = linked.unlink;
+    this.signal = linked.controller.signal;
+    this.timer = setTimeout(() => {
+      this.timeoutError = new ProviderError(
+        `${describeSite(site)}: no answer within timeoutMs ${timeoutMs} ms (${this.attempts} attempt${this.attempts === 1 ? '' : 's'}, retries and fallbacks included). Raise timeoutMs, or look at the upstream's health.`,
+        { instance: site.name, type: site.type, kind: site.kind, retryable: true, code: 'timeout' },
+      );
+      this.controller.abort(this.timeoutError);
+    }, timeoutMs);
+  }
+
+  remainingMs(): number {
+    return this.timeoutMs - (Date.now() - this.startedAt);
+  }
+
+  /** What a failure means for the caller: their abort, our deadline, or the error itself. */
+  failure(err: unknown, site: CallSite = this.site): Error {
+    if (this.callerSignal?.aborted) return abortErrorOf(this.callerSignal);
+    if (this.timeoutError) return this.timeoutError;
+    return normalizeError(err, site);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.unlink();
+  }
+}
+
+/** Anything a driver throws becomes a ProviderError (or stays an AbortError), with secrets removed. */
+export function normalizeError(err: unknown, site: CallSite): Error {
+  if (err instanceof ProviderError || isAbortError(err)) return err as Error;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ProviderError(`${describeSite(site)}: ${redactSecrets(message, [])}`, {
+    instance: site.name,
+    type: site.type,
+    kind: site.kind,
+    retryable: false,
+    code: 'internal',
+  });
+}
+
+/** The wait before retry `n` (0-based): Retry-After when the upstream said, else full-jitter backoff. */
+export function backoffMs(n: number, error: ProviderError, policy: CallPolicy, random: () => number = Math.random): number {
+  if (error.retryAfterMs !== undefined) return Math.max(0, error.retryAfterMs);
+  return Math.floor(random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** n));
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails for good, or the scope ends: retries retryable failures
+ * up to `maxRetries` times with backoff, never waits past the deadline or a Retry-After cap.
+ * Each attempt gets its own signal, aborted when the scope ends.
+ */
+export async function withRetries<T>(
+  scope: CallScope,
+  site: CallSite,
+  policy: CallPolicy,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  for (let n = 0; ; n++) {
+    scope.attempts++;
+    const { controller, unlink } = linkedController(scope.signal);
+    try {
+      return await raceAbort(attempt(controller.signal), scope.signal);
+    } catch (err) {
+      controller.abort();
+      const error = scope.failure(err, site);
+      if (!(error instanceof ProviderError) || !error.retryable || error.code === 'timeout' || n >= policy.maxRetries) throw error;
+      const wait = backoffMs(n, error, policy);
+      if (wait > policy.retryAfterMaxMs || wait >= scope.remainingMs()) throw error;
+      try {
+        await sleep(wait, scope.signal);
+      } catch (sleepErr) {
+        throw scope.failure(sleepErr, site);
+      }
+    } finally {
+      unlink();
+    }
+  }
+}

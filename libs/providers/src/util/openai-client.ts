@@ -1,0 +1,135 @@
+import { formatWithOptions } from 'node:util';
+import type { LoggerService } from '@nestjs/common';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from 'class-validator';
+import OpenAI, { type ClientOptions } from 'openai';
+import { Secret } from '../config/config-fields.js';
+import type { DriverContext } from '../registry/provider-definition.js';
+import type { OpenAICallSite } from './openai-errors.js';
+import { redactSecrets } from './redact.js';
+
+/** The API root of the `openai` type when `baseUrl` is not given. */
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+// Retries and deadlines are the library's (through the signal); the SDK makes one attempt, and its
+// own timeout is only a backstop.
+const SDK_TIMEOUT_MS = 10 * 60_000;
+
+// fetch refuses URLs with credentials in them: say so at bootstrap, not at the first call.
+const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'], disallow_auth: true };
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** A map of HTTP header names to string values. */
+function IsHeaderMap(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isHeaderMap',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'object' && value !== null && !Array.isArray(value) &&
+        Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string'),
+      defaultMessage: () => '$property must map header names to string values',
+    },
+  });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ConfigClass = new (...args: any[]) => object;
+
+/** `model` and `headers`: the same for every OpenAI-speaking type and kind. */
+function withModelAndHeaders<TBase extends ConfigClass>(Base: TBase) {
+  class ModelAndHeaders extends Base {
+    /** The model name sent with every request (`gpt-4o-mini`, `text-embedding-3-small`, ...). */
+    @IsString() @IsNotEmpty() model!: string;
+
+    /** Extra HTTP headers sent with every request; secret, since they often carry credentials. */
+    @IsOptional() @IsObject() @IsHeaderMap() @Secret() headers?: Record<string, string>;
+  }
+  return ModelAndHeaders;
+}
+
+/** The fields of the `openai` type (llm and embedding): OpenAI's own service. */
+export function withOpenAIFields<TBase extends ConfigClass>(Base: TBase) {
+  class OpenAIFields extends withModelAndHeaders(Base) {
+    /** The OpenAI API key. */
+    @IsString() @IsNotEmpty() @Secret() apiKey!: string;
+
+    /** The API root; default https://api.openai.com/v1 (a proxy in front of OpenAI goes here). */
+    @IsOptional() @IsUrl(URL_OPTIONS) baseUrl?: string;
+
+    /** The OpenAI organization id, sent as `OpenAI-Organization`. */
+    @IsOptional() @IsString() @IsNotEmpty() organization?: string;
+
+    /** The OpenAI project id, sent as `OpenAI-Project`. */
+    @IsOptional() @IsString() @IsNotEmpty() project?: string;
+  }
+  return OpenAIFields;
+}
+
+/** The fields of the `openai-compatible` type (llm and embedding): vLLM, Ollama, llama.cpp, LM Studio, ... */
+export function withCompatibleFields<TBase extends ConfigClass>(Base: TBase) {
+  class CompatibleFields extends withModelAndHeaders(Base) {
+    /** The server's API root, with its `/v1` (`http://127.0.0.1:8080/v1`). */
+    @IsUrl(URL_OPTIONS) baseUrl!: string;
+
+    /** Sent as `Authorization: Bearer <apiKey>` when given; no Authorization header otherwise. */
+    @IsOptional() @IsString() @IsNotEmpty() @Secret() apiKey?: string;
+  }
+  return CompatibleFields;
+}
+
+/** What a driver needs to reach an OpenAI-speaking service (the fields above, whichever type). */
+export interface OpenAIConnectionConfig {
+  model: string;
+  apiKey?: string;
+  baseUrl?: string;
+  organization?: string;
+  project?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Builds the SDK client for one instance, and the call site its errors name. Everything comes
+ * from the config: the SDK's environment fallbacks (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID,
+ * ...) are turned off, so a local server never receives the OpenAI key of the environment.
+ */
+export function createOpenAIClient(config: OpenAIConnectionConfig, context: DriverContext): { client: OpenAI; site: OpenAICallSite } {
+  const baseUrl = config.baseUrl ?? OPENAI_DEFAULT_BASE_URL;
+  const secrets = [config.apiKey, ...Object.values(config.headers ?? {}), ...urlSecrets(baseUrl)].filter((s): s is string => !!s);
+  const options: ClientOptions = {
+    // The SDK refuses to start without a key; without one, the Authorization header is removed below.
+    apiKey: config.apiKey ?? 'no-key',
+    adminAPIKey: null,
+    organization: config.organization ?? null,
+    project: config.project ?? null,
+    webhookSecret: null,
+    baseURL: baseUrl,
+    maxRetries: 0,
+    timeout: SDK_TIMEOUT_MS,
+    defaultHeaders: { ...(config.apiKey ? {} : { Authorization: null }), ...config.headers },
+    logger: redactingLogger(context.logger, secrets),
+  };
+  return {
+    client: new OpenAI(options),
+    site: { kind: context.kind, instance: context.name, type: context.type, baseUrl, secrets },
+  };
+}
+
+/** The SDK's logger interface on top of the instance's Nest logger, every line redacted. */
+function redactingLogger(logger: LoggerService, secrets: readonly string[]): NonNullable<ClientOptions['logger']> {
+  const line = (args: unknown[]) => redactSecrets(formatWithOptions({ depth: 4, breakLength: Infinity }, ...args), secrets);
+  return {
+    error: (...args: unknown[]) => logger.error(line(args)),
+    warn: (...args: unknown[]) => logger.warn(line(args)),
+    info: (...args: unknown[]) => logger.log(line(args)),
+    debug: (...args: unknown[]) => (logger.debug ?? logger.verbose)?.call(logger, line(args)),
+  };
+}
+
+/** Credentials and query values in a URL (a config that bypassed validation, or a token in the query). */
+function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [u.password, decodeURIComponent(u.password), ...[...u.searchParams.values()], ...u.search.slice(1).split('&').map((p) => p.split('=')[1] ?? '')];
+  } catch {
+    return [];
+  }
+}
