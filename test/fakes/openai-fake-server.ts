@@ -14,8 +14,8 @@ export interface RecordedRequest {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   /** The parsed JSON body; undefined when there was none or it did not parse. */
-  readonly body: any;
-  readonly rawBody: string;
+  body: any;
+  rawBody: string;
   /** True when the client closed the connection before the answer ended. */
   aborted: boolean;
   /** True once the answer was fully written. */
@@ -205,7 +205,7 @@ export class OpenAIFakeServer {
     let parseFailed = false;
     if (raw.length > 0) {
       try {
-        (record as { body: unknown }).body = JSON.parse(raw);
+        record.body = JSON.parse(raw);
       } catch {
         parseFailed = true;
       }

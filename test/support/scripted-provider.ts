@@ -93,6 +93,8 @@ export class ScriptedEmbeddingConfig extends EmbeddingInstanceConfig {
 }
 
 export interface ScriptedEmbedder extends EmbedderDriver {
+  /** Mutable here, so a test can turn the service's support off. */
+  supportsDimensions: boolean;
   batches: string[][];
   dimensionsAsked: Array<number | undefined>;
   closed: number;

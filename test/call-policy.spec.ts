@@ -1,0 +1,259 @@
+import 'reflect-metadata';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
+import { scriptedLLMProvider } from './support/scripted-provider.js';
+
+const modules: TestingModule[] = [];
+afterEach(async () => {
+  await Promise.all(modules.splice(0).map((m) => m.close()));
+});
+
+async function setup(llm: Record<string, Record<string, unknown>>) {
+  const { definition, drivers } = scriptedLLMProvider();
+  const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: config as never, providers: [definition] })] }).compile();
+  module.useLogger(false);
+  modules.push(module);
+  return { registry: module.get(ProvidersRegistry), drivers };
+}
+
+const upstream = (status: number, init: Partial<{ retryAfterMs: number; code: string }> = {}) =>
+  new ProviderError(`upstream ${status}`, { instance: 'x', type: 'scripted', status, retryable: status === 429 || status >= 500, code: 'http', ...init });
+
+const user = [{ role: 'user' as const, content: 'hi' }];
+const waitForAbort = (options: LLMCallOptions) =>
+  new Promise<string>((_, reject) => options.signal.addEventListener('abort', () => reject(new Error('driver saw abort')), { once: true }));
+
+describe('retries', () => {
+  it('retries retryable failures up to maxRetries, then succeeds', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 2 } });
+    const driver = drivers.get('chat')!;
+    driver.steps.push(async () => { throw upstream(500); }, async () => { throw upstream(503); }, async () => 'third time');
+    const answer = await registry.llm('chat').generate(user);
+    expect(answer.choices[0]!.message.content).toBe('third time');
+    expect(driver.calls).toHaveLength(3);
+  });
+
+  it('gives up after maxRetries with the last error', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 1 } });
+    const driver = drivers.get('chat')!;
+    driver.steps.push(async () => { throw upstream(500); }, async () => { throw upstream(502); }, async () => 'never');
+    await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 502 });
+    expect(driver.calls).toHaveLength(2);
+  });
+
+  it('never retries a non-retryable failure', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 3 } });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(400); });
+    await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 400, retryable: false });
+    expect(drivers.get('chat')!.calls).toHaveLength(1);
+  });
+
+  it('waits as long as Retry-After says', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 1 } });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 300 }); }, async () => 'ok');
+    const started = performance.now();
+    await registry.llm('chat').generate(user);
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(295);
+    expect(took).toBeLessThan(2_000);
+  });
+
+  it('does not wait for a Retry-After that would overrun the deadline', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 2, timeoutMs: 500 } });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 5_000 }); }, async () => 'never');
+    const started = performance.now();
+    await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 429 });
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(drivers.get('chat')!.calls).toHaveLength(1);
+  });
+});
+
+describe('deadline and cancellation', () => {
+  it('ends a call at timeoutMs with a timeout ProviderError, aborting the driver', async () => {
+    const { registry, drivers } = await setup({ chat: { timeoutMs: 150 } });
+    let driverSawAbort = false;
+    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (driverSawAbort = true)));
+    const started = performance.now();
+    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: 'timeout', instance: 'chat', type: 'scripted' });
+    expect((error as Error).message).toBe("llm \"chat\" (scripted): no answer within timeoutMs 150 ms (1 attempt, retries and fallbacks included). Raise timeoutMs, or look at the upstream's health.");
+    expect(driverSawAbort).toBe(true);
+  });
+
+  it('a call option timeoutMs overrides the instance one', async () => {
+    const { registry, drivers } = await setup({ chat: { timeoutMs: 60_000 } });
+    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options));
+    await expect(registry.llm('chat').generate(user, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('rejects with an AbortError at once when the caller aborts, even while waiting to retry', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 3 } });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 10_000 }); });
+    const controller = new AbortController();
+    const pending = registry.llm('chat').generate(user, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    const started = performance.now();
+    const error = await pending.catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('rejects at once even when the driver ignores the signal', async () => {
+    const { registry, drivers } = await setup({ chat: {} });
+    drivers.get('chat')!.steps.push(() => new Promise((resolve) => setTimeout(() => resolve('late'), 2_000)));
+    const controller = new AbortController();
+    const pending = registry.llm('chat').generate(user, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    const started = performance.now();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+});
+
+describe('fallbacks', () => {
+  it('goes to the fallback after the primary fails retryably, under the same deadline', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 0, fallbacks: ['backup'] }, backup: {} });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(503); });
+    drivers.get('backup')!.steps.push(async () => 'from backup');
+    expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('from backup');
+  });
+
+  it('does not fall back on a non-retryable failure', async () => {
+    const { registry, drivers } = await setup({ chat: { fallbacks: ['backup'] }, backup: {} });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(401); });
+    await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 401 });
+    expect(drivers.get('backup')!.calls).toHaveLength(0);
+  });
+
+  it('follows fallbacks of fallbacks, each name once', async () => {
+    const { registry, drivers } = await setup({ a: { maxRetries: 0, fallbacks: ['b'] }, b: { maxRetries: 0, fallbacks: ['c'] }, c: {} });
+    drivers.get('a')!.steps.push(async () => { throw upstream(500); });
+    drivers.get('b')!.steps.push(async () => { throw upstream(500); });
+    drivers.get('c')!.steps.push(async () => 'c answered');
+    expect((await registry.llm('a').generate(user)).choices[0]!.message.content).toBe('c answered');
+  });
+});
+
+describe('streams', () => {
+  const collect = async (stream: AsyncIterable<{ choices: Array<{ delta: { content?: string | null } }> }>) => {
+    const out: string[] = [];
+    for await (const chunk of stream) out.push(chunk.choices[0]?.delta.content ?? '');
+    return out;
+  };
+
+  it('retries and falls back before the first chunk, never after', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 1, fallbacks: ['backup'] }, backup: {} });
+    const chat = drivers.get('chat')!;
+    chat.streamSteps.push(
+      () => (async function* () { throw upstream(503); })(),
+      () => (async function* () { throw upstream(503); })(),
+    );
+    drivers.get('backup')!.streamSteps.push(() => (async function* () { yield 'b1'; yield 'b2'; })());
+    expect(await collect(registry.llm('chat').stream(user))).toEqual(['b1', 'b2']);
+    expect(chat.calls).toHaveLength(2);
+
+    chat.streamSteps.push(() => (async function* () { yield 'a1'; throw upstream(503); })());
+    const seen: string[] = [];
+    const error = await (async () => {
+      for await (const chunk of registry.llm('chat').stream(user)) seen.push(chunk.choices[0]!.delta.content!);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['a1']);
+    expect(error).toMatchObject({ status: 503 });
+    expect(drivers.get('backup')!.calls).toHaveLength(1);
+  });
+
+  it('fails a stream that goes quiet for idleTimeoutMs, and aborts the upstream', async () => {
+    const { registry, drivers } = await setup({ chat: { idleTimeoutMs: 100, maxRetries: 0 } });
+    let upstreamAborted = false;
+    drivers.get('chat')!.streamSteps.push((options) =>
+      (async function* () {
+        yield 'first';
+        await waitForAbort(options).catch(() => (upstreamAborted = true));
+      })(),
+    );
+    const seen: string[] = [];
+    const started = performance.now();
+    const error = await (async () => {
+      for await (const chunk of registry.llm('chat').stream(user)) seen.push(chunk.choices[0]!.delta.content!);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['first']);
+    expect(error).toMatchObject({ code: 'idle-timeout', retryable: true });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(upstreamAborted).toBe(true);
+  });
+
+  it('rejects the next iteration at once when the caller aborts mid-stream', async () => {
+    const { registry, drivers } = await setup({ chat: {} });
+    drivers.get('chat')!.streamSteps.push((options) =>
+      (async function* () {
+        yield 'first';
+        await waitForAbort(options);
+      })(),
+    );
+    const controller = new AbortController();
+    const iterator = registry.llm('chat').stream(user, { signal: controller.signal })[Symbol.asyncIterator]();
+    expect((await iterator.next()).value.choices[0].delta.content).toBe('first');
+    const pending = iterator.next();
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('aborts the upstream when the consumer stops early', async () => {
+    const { registry, drivers } = await setup({ chat: {} });
+    let upstreamAborted = false;
+    drivers.get('chat')!.streamSteps.push((options) =>
+      (async function* () {
+        options.signal.addEventListener('abort', () => (upstreamAborted = true));
+        yield 'one';
+        yield 'two';
+        yield 'three';
+      })(),
+    );
+    for await (const _ of registry.llm('chat').stream(user)) break;
+    expect(upstreamAborted).toBe(true);
+  });
+});
+
+describe('generateBatch', () => {
+  it('keeps input order and runs at most `concurrency` calls at once', async () => {
+    const { registry, drivers } = await setup({ chat: {} });
+    let inFlight = 0;
+    let peak = 0;
+    const driver = drivers.get('chat')!;
+    for (let i = 0; i < 12; i++) {
+      driver.steps.push(async (messages) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        // Later items finish first, so order can only come from the library.
+        await new Promise((r) => setTimeout(r, 40 - i * 3));
+        inFlight--;
+        return String(messages[0]!.content);
+      });
+    }
+    const batch = Array.from({ length: 12 }, (_, i) => [{ role: 'user' as const, content: `q${i}` }]);
+    const answers = await registry.llm('chat').generateBatch(batch, { concurrency: 3 });
+    expect(answers.map((a) => a.choices[0]!.message.content)).toEqual(batch.map((b) => b[0]!.content));
+    expect(peak).toBe(3);
+  });
+
+  it('refuses a concurrency that is not a whole number above 0', async () => {
+    const { registry } = await setup({ chat: {} });
+    await expect(registry.llm('chat').generateBatch([user], { concurrency: 0 })).rejects.toThrow(
+      'llm "chat" (scripted): generateBatch concurrency must be a whole number ≥ 1; got 0.',
+    );
+  });
+});
+
+describe('params', () => {
+  it('sends the instance params, with the call options over them', async () => {
+    const { registry, drivers } = await setup({ chat: { params: { temperature: 0.2, max_tokens: 50 } } });
+    await registry.llm('chat').generate(user, { max_tokens: 7, seed: 1 });
+    const { signal, ...sent } = drivers.get('chat')!.calls[0]!.options;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(sent).toEqual({ temperature: 0.2, max_tokens: 7, seed: 1 });
+  });
+});
