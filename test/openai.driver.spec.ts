@@ -13,7 +13,7 @@ import type { ChatCompletionChunk, LLMDriver } from '../libs/providers/src/llm/l
 import { OpenAICompatibleLLMConfig, openaiCompatibleLLM } from '../libs/providers/src/llm/openai-compatible.llm.js';
 import { OpenAILLMConfig, openaiLLM } from '../libs/providers/src/llm/openai.llm.js';
 import type { AnyProviderDefinition, DriverContext } from '../libs/providers/src/registry/provider-definition.js';
-import { retryAfterMs } from '../libs/providers/src/util/openai-errors.js';
+import { retryAfterMs } from '../libs/providers/src/http/http-errors.js';
 import { fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
 
 const API_KEY = 'sk-test-SECRETKEY0123456789-zq9X';

@@ -1,7 +1,7 @@
 import { IsIn, IsOptional } from 'class-validator';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import { defineEmbeddingProvider } from '../registry/provider-definition.js';
-import { withCompatibleFields } from '../util/openai-client.js';
+import { withCompatibleFields } from '../http/openai-client.js';
 import { OPENAI_MAX_EMBEDDING_INPUTS, OpenAIEmbeddingDriver, type EmbeddingEncoding } from './openai.embedder.js';
 
 /** `type: openai-compatible` under `embedding:`: any server speaking OpenAI's embeddings API (vLLM, Ollama, llama.cpp, LM Studio, ...). */

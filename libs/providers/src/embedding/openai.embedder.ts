@@ -1,8 +1,9 @@
 import type OpenAI from 'openai';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
-import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../util/openai-client.js';
-import { badResponse, describeValue, isObject, toProviderError, type OpenAICallSite } from '../util/openai-errors.js';
+import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
+import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingUsage } from './embedder.js';
 
 /** `type: openai` under `embedding:`: OpenAI's embeddings API. */

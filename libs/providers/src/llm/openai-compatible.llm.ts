@@ -2,7 +2,7 @@ import { IsBoolean, IsOptional } from 'class-validator';
 import { ToBoolean } from '../config/config-fields.js';
 import { LLMInstanceConfig } from '../config/instance-config.js';
 import { defineLLMProvider } from '../registry/provider-definition.js';
-import { withCompatibleFields } from '../util/openai-client.js';
+import { withCompatibleFields } from '../http/openai-client.js';
 import { OpenAIChatDriver } from './openai.llm.js';
 
 /** `type: openai-compatible` under `llm:`: any server speaking OpenAI's chat completions (vLLM, Ollama, llama.cpp, LM Studio, ...). */

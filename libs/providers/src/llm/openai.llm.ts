@@ -2,8 +2,9 @@ import type OpenAI from 'openai';
 import { APIUserAbortError } from 'openai';
 import { LLMInstanceConfig } from '../config/instance-config.js';
 import { defineLLMProvider, type DriverContext } from '../registry/provider-definition.js';
-import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../util/openai-client.js';
-import { badResponse, describeValue, isObject, toProviderError, type OpenAICallSite } from '../util/openai-errors.js';
+import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
+import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from './llm.js';
 
 /** `type: openai` under `llm:`: OpenAI's chat completions API. */

@@ -1,24 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
-import { redactSecrets } from './redact.js';
+import { displayUrl, isRetryableStatus, MAX_UPSTREAM_TEXT, networkReason, retryAfterMs, type HttpCallSite } from './http-errors.js';
+import { redactSecrets } from '../util/redact.js';
 
-/** Where a call went: what error messages name, and the secrets they must never show. */
-export interface OpenAICallSite {
-  readonly kind: ProviderKind;
-  /** The instance's name from YAML. */
-  readonly instance: string;
-  /** The provider type (`openai`, `openai-compatible`, ...). */
-  readonly type: string;
-  /** The API root, for connection errors; shown without credentials or query. */
-  readonly baseUrl: string;
-  /** The API key and header values: replaced by `***` in every message. */
-  readonly secrets: readonly string[];
-}
-
-// Upstream bodies can be whole HTML pages; a message only needs the start.
-const MAX_UPSTREAM_TEXT = 500;
+/** Where an SDK call went (the same as any HTTP call's site). */
+export type OpenAICallSite = HttpCallSite;
 
 /**
  * Turns whatever the openai SDK (or fetch under it) threw into the library's errors:
@@ -64,7 +51,7 @@ export function toProviderError(err: unknown, site: OpenAICallSite, signal?: Abo
     const requestId = err.requestID ? ` (request id ${err.requestID})` : '';
     return new ProviderError(
       redact(`${label}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + `${text ? `: ${text}` : ''}${requestId}`),
-      { ...base, status, retryable: isRetryable(status, err.headers), retryAfterMs: retryAfterMs(err.headers), code: 'http', cause },
+      { ...base, status, retryable: isRetryableStatus(status, err.headers), retryAfterMs: retryAfterMs(err.headers), code: 'http', cause },
     );
   }
   if (err instanceof SyntaxError) {
@@ -83,46 +70,6 @@ export function toProviderError(err: unknown, site: OpenAICallSite, signal?: Abo
   return new ProviderError(redact(`${label}: ${message}`), { ...base, retryable: false, code: 'unknown', cause });
 }
 
-/** A `bad-response` error: the upstream answered 2xx with something that is not what its API promises. */
-export function badResponse(site: OpenAICallSite, what: string): ProviderError {
-  return new ProviderError(redactSecrets(`${site.kind} "${site.instance}" (${site.type}): bad response from upstream: ${what}`, site.secrets), {
-    instance: site.instance, type: site.type, kind: site.kind, retryable: false, code: 'bad-response',
-  });
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A short description of an unexpected value, for bad-response messages (never the value itself). */
-export function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'string') return `text (${value.length} chars)`;
-  return Array.isArray(value) ? `an array of ${value.length}` : typeof value;
-}
-
-/** Same rule as the openai SDK's: `x-should-retry` wins, else connection-like and server statuses. */
-function isRetryable(status: number, headers: Headers | undefined): boolean {
-  const hint = headers?.get('x-should-retry');
-  if (hint === 'true') return true;
-  if (hint === 'false') return false;
-  return status === 408 || status === 409 || status === 429 || status >= 500;
-}
-
-/** `retry-after-ms` (OpenAI's, milliseconds) first, then `retry-after` (seconds or an HTTP date). */
-export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
-  const ms = headers?.get('retry-after-ms');
-  if (ms != null && ms.trim() !== '') {
-    const n = Number(ms);
-    if (Number.isFinite(n) && n >= 0) return n;
-  }
-  const value = headers?.get('retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 function upstreamText(err: APIError): string {
   const body = err.error as { message?: unknown } | undefined;
   let text: string;
@@ -132,22 +79,6 @@ function upstreamText(err: APIError): string {
   else text = err.message.replace(/^\d{3}\s+/, '').replace(/^status code \(no body\)$/, '');
   text = text.replace(/\s+/g, ' ').trim();
   return text.length > MAX_UPSTREAM_TEXT ? `${text.slice(0, MAX_UPSTREAM_TEXT)}…` : text;
-}
-
-/**
- * The first system error code along the cause chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...),
- * else the innermost cause's message (undici's "bad port", ...).
- */
-function networkReason(err: unknown): string | undefined {
-  let current: unknown = (err as { cause?: unknown } | undefined)?.cause;
-  let innermost: string | undefined;
-  for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && code) return typeof message === 'string' && message ? `${code}: ${message}` : code;
-    if (typeof message === 'string' && message) innermost = message;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return innermost;
 }
 
 /**
@@ -163,14 +94,4 @@ function sanitizedCause(err: unknown, redact: (text: string) => string): Error {
   // Built fresh, so its stack shows only the redacted message.
   cause.name = original?.constructor?.name && original.constructor.name !== 'Object' ? original.constructor.name : 'Error';
   return cause;
-}
-
-/** The API root without credentials, query or fragment. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }

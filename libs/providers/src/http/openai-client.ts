@@ -5,7 +5,7 @@ import OpenAI, { type ClientOptions } from 'openai';
 import { Secret } from '../config/config-fields.js';
 import type { DriverContext } from '../registry/provider-definition.js';
 import type { OpenAICallSite } from './openai-errors.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../util/redact.js';
 
 /** The API root of the `openai` type when `baseUrl` is not given. */
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';

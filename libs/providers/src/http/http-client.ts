@@ -1,0 +1,144 @@
+import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
+import type { DriverContext } from '../registry/provider-definition.js';
+import { redactSecrets } from '../util/redact.js';
+import { badResponse, connectionError, describeValue, httpStatusError, labelOf, upstreamMessage, type HttpCallSite } from './http-errors.js';
+
+/** One server-sent event: its `event:` name (absent for plain `data:` events) and its data lines joined. */
+export interface SseEvent {
+  event?: string;
+  data: string;
+}
+
+export interface HttpClientOptions {
+  /** The API root, as the service's SDK takes it; paths are appended to it. */
+  baseUrl: string;
+  /** Sent with every request (auth, versions). Their values are treated as secrets. */
+  headers?: Record<string, string>;
+  /** Other values to keep out of every message (an API key sent in the body or the query). */
+  secrets?: string[];
+}
+
+/**
+ * The fetch-based client of the providers whose service has no SDK we use: JSON in, JSON out,
+ * or a stream of server-sent events. It makes one attempt (retries are the library's), cancels
+ * through the signal, and turns every failure into a ProviderError whose message names the
+ * instance and never a secret.
+ */
+export class HttpClient {
+  readonly site: HttpCallSite;
+  readonly #headers: Record<string, string>;
+  readonly #root: string;
+
+  constructor(options: HttpClientOptions, context: Pick<DriverContext, 'kind' | 'name' | 'type'>) {
+    this.#root = options.baseUrl.replace(/\/+$/, '');
+    this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers };
+    const secrets = [...Object.values(options.headers ?? {}), ...(options.secrets ?? [])].filter((s) => s.length > 0);
+    this.site = { kind: context.kind, instance: context.name, type: context.type, baseUrl: this.#root, secrets };
+  }
+
+  /** `POST {baseUrl}{path}` with a JSON body; resolves to the parsed JSON answer. */
+  async postJson(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>): Promise<unknown> {
+    const response = await this.#send(path, body, signal, extraHeaders);
+    const text = await this.#readText(response, signal);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw badResponse(this.site, `expected JSON, got ${describeValue(text)} (${response.headers.get('content-type') ?? 'no content type'})`);
+    }
+  }
+
+  /** `POST {baseUrl}{path}` and read the answer as server-sent events, one at a time as they arrive. */
+  async *postSse(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>): AsyncGenerator<SseEvent> {
+    const response = await this.#send(path, body, signal, { accept: 'text/event-stream', ...extraHeaders });
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.includes('text/event-stream')) {
+      const text = await this.#readText(response, signal);
+      throw badResponse(this.site, `expected an event stream, got ${type || 'no content type'}: ${upstreamMessage(text)}`);
+    }
+    if (!response.body) throw badResponse(this.site, 'the event stream has no body');
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        let read: ReadableStreamReadResult<string>;
+        try {
+          read = await reader.read();
+        } catch (err) {
+          throw this.#failure(err, signal, 'the stream from');
+        }
+        if (read.done) break;
+        buffer += read.value;
+        // Events end with a blank line; a partial one waits for the next read.
+        let end: RegExpExecArray | null;
+        while ((end = /\r?\n\r?\n/.exec(buffer))) {
+          const block = buffer.slice(0, end.index);
+          buffer = buffer.slice(end.index + end[0].length);
+          const event = parseEvent(block);
+          if (event) yield event;
+        }
+      }
+      const last = parseEvent(buffer);
+      if (last) yield last;
+      if (signal.aborted) throw this.#failure(undefined, signal);
+    } finally {
+      // Stopping early (break, error, abort) must close the connection.
+      reader.cancel().catch(() => undefined);
+    }
+  }
+
+  /** An error of the call as a ProviderError of this site (for drivers' own checks). */
+  error(message: string, init: { retryable?: boolean; code?: string; status?: number } = {}): ProviderError {
+    return new ProviderError(redactSecrets(`${labelOf(this.site)}: ${message}`, this.site.secrets), {
+      instance: this.site.instance, type: this.site.type, kind: this.site.kind,
+      retryable: init.retryable ?? false, code: init.code ?? 'bad-response', status: init.status,
+    });
+  }
+
+  async #send(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#root}${path}`, {
+        method: 'POST',
+        headers: { ...this.#headers, ...extraHeaders },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      throw this.#failure(err, signal);
+    }
+    if (!response.ok) {
+      const text = await this.#readText(response, signal).catch(() => '');
+      throw httpStatusError(this.site, response.status, response.headers, upstreamMessage(text));
+    }
+    return response;
+  }
+
+  async #readText(response: Response, signal: AbortSignal): Promise<string> {
+    try {
+      return await response.text();
+    } catch (err) {
+      throw this.#failure(err, signal, 'the answer from');
+    }
+  }
+
+  #failure(err: unknown, signal: AbortSignal, what = 'cannot reach'): Error {
+    if (err instanceof ProviderError) return err;
+    if (signal.aborted || isAbortError(err)) return new ProviderAbortError(`${labelOf(this.site)}: the call was aborted`);
+    return connectionError(this.site, err, what === 'cannot reach' ? what : `${what} broke off:`);
+  }
+}
+
+function parseEvent(block: string): SseEvent | undefined {
+  let event: string | undefined;
+  const data: string[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (!line || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  if (event === undefined && data.length === 0) return undefined;
+  return { event, data: data.join('\n') };
+}

@@ -1,0 +1,146 @@
+import { STATUS_CODES } from 'node:http';
+import { ProviderError } from '../errors/provider-error.js';
+import type { ProviderKind } from '../registry/provider-kind.js';
+import { redactSecrets } from '../util/redact.js';
+
+/** Where a call went: what error messages name, and the secrets they must never show. */
+export interface HttpCallSite {
+  readonly kind: ProviderKind;
+  /** The instance's name from YAML. */
+  readonly instance: string;
+  /** The provider type (`openai`, `cohere`, ...). */
+  readonly type: string;
+  /** The API root, for connection errors; shown without credentials or query. */
+  readonly baseUrl: string;
+  /** The API key and header values: replaced by `***` in every message. */
+  readonly secrets: readonly string[];
+}
+
+// Upstream bodies can be whole HTML pages; a message only needs the start.
+export const MAX_UPSTREAM_TEXT = 500;
+
+export function labelOf(site: HttpCallSite): string {
+  return `${site.kind} "${site.instance}" (${site.type})`;
+}
+
+/** A `bad-response` error: the upstream answered 2xx with something that is not what its API promises. */
+export function badResponse(site: HttpCallSite, what: string): ProviderError {
+  return new ProviderError(redactSecrets(`${labelOf(site)}: bad response from upstream: ${what}`, site.secrets), {
+    instance: site.instance, type: site.type, kind: site.kind, retryable: false, code: 'bad-response',
+  });
+}
+
+/** An HTTP error status as a ProviderError: the status, its retryability, Retry-After, the upstream's words. */
+export function httpStatusError(site: HttpCallSite, status: number, headers: Headers | undefined, upstreamText: string, cause?: Error): ProviderError {
+  const text = clip(upstreamText);
+  return new ProviderError(
+    redactSecrets(`${labelOf(site)}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : ''), site.secrets),
+    {
+      instance: site.instance, type: site.type, kind: site.kind,
+      status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http', cause,
+    },
+  );
+}
+
+/** A failure to reach the upstream (refused, reset, DNS, TLS): always worth another try. */
+export function connectionError(site: HttpCallSite, err: unknown, what = 'cannot reach'): ProviderError {
+  const reason = networkReason(err);
+  return new ProviderError(redactSecrets(`${labelOf(site)}: ${what} ${displayUrl(site.baseUrl)}${reason ? ` (${reason})` : ''}`, site.secrets), {
+    instance: site.instance, type: site.type, kind: site.kind, retryable: true, code: 'connection',
+  });
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A short description of an unexpected value, for bad-response messages (never the value itself). */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `text (${value.length} chars)`;
+  return Array.isArray(value) ? `an array of ${value.length}` : typeof value;
+}
+
+/** The openai SDK's rule, used for every service: `x-should-retry` wins, else 408, 409, 429 and 5xx. */
+export function isRetryableStatus(status: number, headers: Headers | undefined): boolean {
+  const hint = headers?.get('x-should-retry');
+  if (hint === 'true') return true;
+  if (hint === 'false') return false;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** `retry-after-ms` (OpenAI's, milliseconds) first, then `retry-after` (seconds or an HTTP date). */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const ms = headers?.get('retry-after-ms');
+  if (ms != null && ms.trim() !== '') {
+    const n = Number(ms);
+    if (Number.isFinite(n) && n >= 0) return n;
+  }
+  const value = headers?.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * The first system error code along the cause chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...),
+ * else the innermost cause's message (undici's "bad port", ...).
+ */
+export function networkReason(err: unknown): string | undefined {
+  let current: unknown = (err as { cause?: unknown } | undefined)?.cause;
+  let innermost: string | undefined;
+  for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && code) return typeof message === 'string' && message ? `${code}: ${message}` : code;
+    if (typeof message === 'string' && message) innermost = message;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return innermost;
+}
+
+/** The text of an upstream error body: its message where the JSON has one, else the text, clipped. */
+export function upstreamMessage(body: string): string {
+  try {
+    const json: unknown = JSON.parse(body);
+    const message = findMessage(json);
+    if (message) return clip(message);
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return clip(body);
+}
+
+// Services nest their message differently: {error:{message}}, {message}, {detail}, {error:"..."}.
+function findMessage(json: unknown): string | undefined {
+  if (typeof json === 'string') return json;
+  if (!isObject(json)) return undefined;
+  for (const key of ['message', 'detail', 'error', 'errors']) {
+    const value = json[key];
+    if (typeof value === 'string' && value) return value;
+    if (isObject(value)) {
+      const inner = findMessage(value);
+      if (inner) return inner;
+    }
+    if (Array.isArray(value) && value.length) {
+      const inner = findMessage(value[0]);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+export function clip(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > MAX_UPSTREAM_TEXT ? `${flat.slice(0, MAX_UPSTREAM_TEXT)}…` : flat;
+}
+
+/** The API root without credentials, query or fragment. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
