@@ -35,7 +35,7 @@ export type { DefaultChoice, InstanceOfKind, RegistryContents } from './registry
 export { PROVIDER_KINDS } from './registry/provider-kind.js';
 export type { ProviderKind } from './registry/provider-kind.js';
 export { defineEmbeddingProvider, defineLLMProvider, defineRerankerProvider } from './registry/provider-definition.js';
-export type { AnyProviderDefinition, DriverContext, ProviderDefinition } from './registry/provider-definition.js';
+export type { AnyProviderDefinition, DriverContext, ProviderDefinition, ProviderDocs } from './registry/provider-definition.js';
 export { BUILTIN_PROVIDERS } from './registry/builtin-providers.js';
 
 // Config
@@ -55,3 +55,7 @@ export { OpenAILLMConfig, openaiLLM } from './llm/openai.llm.js';
 export { OpenAICompatibleLLMConfig, openaiCompatibleLLM } from './llm/openai-compatible.llm.js';
 export { OpenAIEmbedderConfig, openaiEmbedder } from './embedding/openai.embedder.js';
 export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embedding/openai-compatible.embedder.js';
+
+// Building blocks for provider types written outside the library
+export { HttpClient } from './http/http-client.js';
+export type { HttpClientOptions, SseEvent } from './http/http-client.js';

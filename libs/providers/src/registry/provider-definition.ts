@@ -32,6 +32,15 @@ export interface DriverContext {
   readonly logger: LoggerService;
 }
 
+export interface ProviderDocs {
+  /** The `baseUrl` used when the YAML gives none (absent where `baseUrl` is required). */
+  defaultBaseUrl?: string;
+  /** Inputs (embedding) or documents (reranker) per request: the service's own limit. */
+  batchLimit?: number;
+  /** Anything else a user must know, in one sentence. */
+  notes?: string;
+}
+
 /**
  * A provider type: its kind, its YAML `type`, its config class (class-validator decorators; any key
  * without one is refused), and a factory for its driver. This is the whole of what registration needs.
@@ -42,6 +51,8 @@ export interface ProviderDefinition<K extends ProviderKind = ProviderKind, C ext
   readonly config: new () => C;
   /** One line for error messages and docs. */
   readonly description?: string;
+  /** Facts for docs/providers.md (checked against the code by a test). */
+  readonly docs?: ProviderDocs;
   create(config: C, context: DriverContext): DriverOfKind[K] | Promise<DriverOfKind[K]>;
 }
 
