@@ -133,6 +133,17 @@ describe('interpolation', () => {
   });
 });
 
+describe('interpolation of inline config', () => {
+  it('interpolates inline strings too, and names the key path of an unset variable', async () => {
+    const registry = (await boot({ env: { M: 'from-env' }, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: '${M}' } } } })).get(ProvidersRegistry);
+    expect(registry.llm('chat').model).toBe('from-env');
+    const error = await configError({ env: {}, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: '${M}' } } } });
+    expect(error.issues).toEqual([
+      { file: 'inline config', path: 'llm.chat.model', message: 'environment variable M is not set.', hint: 'Set M, or give a fallback: ${M:-value}.' },
+    ]);
+  });
+});
+
 describe('config errors', () => {
   it('names an unset variable with the file, line:column and key path, and how to fix it', async () => {
     const c = files({ 'config/providers.yaml': 'llm:\n  chat:\n    type: openai\n    model: gpt-4o\n    apiKey: ${OPENAI_API_KEY}\n' });

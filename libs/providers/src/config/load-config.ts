@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ConfigIssue } from './config-error.js';
-import { pathKey, type KeyPath } from './key-path.js';
+import { interpolate } from './interpolate.js';
+import { formatPath, pathKey, type KeyPath } from './key-path.js';
 import { readYamlLayer, type ConfigLayer } from './yaml-source.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/providers.yaml';
@@ -12,7 +13,7 @@ export interface ConfigSourceOptions {
   configPath?: string | string[];
   /** Picks the overlay `<base>.<environment>.yaml`; default `NODE_ENV`, else `development`. */
   environment?: string;
-  /** Inline config, merged over all files; valid alone. Not interpolated: it is code already. */
+  /** Inline config, merged over all files; valid alone. Its strings are interpolated like the YAML's. */
   config?: object;
   /** Where `${VAR}` is looked up; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -74,11 +75,23 @@ export function loadConfigLayers(options: ConfigSourceOptions, issues: ConfigIss
     }
   }
   if (options.config !== undefined) {
-    layers.push({ origin: INLINE_ORIGIN, value: options.config, positions: new Map() });
+    layers.push({ origin: INLINE_ORIGIN, value: interpolateTree(options.config, [], env, issues), positions: new Map() });
   }
   let value: unknown = {};
   for (const layer of layers) value = mergeLayer(value, layer.value);
   return { value: stripNulls(value), layers, environment, files };
+}
+
+/** Interpolates every string of a plain value (the inline config), reporting problems by key path. */
+function interpolateTree(value: unknown, path: KeyPath, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): unknown {
+  if (typeof value === 'string') {
+    const result = interpolate(value, env);
+    for (const problem of result.problems) issues.push({ file: INLINE_ORIGIN, path: formatPath(path), message: problem.message, hint: problem.hint });
+    return result.value;
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolateTree(item, [...path, index], env, issues));
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, interpolateTree(v, [...path, key], env, issues)]));
+  return value;
 }
 
 /** `config/providers.yaml` + `staging` → `config/providers.staging.yaml`. */
