@@ -1,8 +1,8 @@
 import {
   IsArray,
+  IsIn,
   IsInt,
   IsNotEmpty,
-  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -39,6 +39,21 @@ export class InstanceConfig {
 
   /** Tokens per minute, enforced in process. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) tpm?: number;
+
+  /** Calls that may wait for a slot when `maxConcurrency` are in flight; one more is refused at once. */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) maxQueue?: number;
+
+  /** How `deployments` share the traffic: `weighted-random` (default) or `least-in-flight`. */
+  @IsOptional() @IsIn(['weighted-random', 'least-in-flight']) routing?: 'weighted-random' | 'least-in-flight';
+
+  /** How long a deployment stays out after `cooldownFailures` retryable failures in a row, ms; 0: never. */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) cooldownMs?: number;
+
+  /** Retryable failures in a row that put a deployment in cooldown. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) cooldownFailures?: number;
+
+  /** The longest Retry-After honoured, ms; a longer one ends the attempts (a fallback may take over). */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) retryAfterMaxMs?: number;
 
   /** Several deployments sharing this name, load-balanced; keys beside `deployments` apply to each. */
   // Each entry is validated by the loader against this same type's class, merged over the keys beside it.

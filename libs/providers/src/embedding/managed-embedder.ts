@@ -62,15 +62,19 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
     const size = Math.min(this.batchSize ?? limit, limit);
     const batches = chunk(texts, size);
     const results = await mapConcurrent(batches, this.batchConcurrency, (batch) =>
-      this.attempt(scope, async (d, signal) => {
-        const result = await d.embedBatch(batch, {
-          inputType: options.inputType,
-          dimensions: d.supportsDimensions ? dimensions : undefined,
-          signal,
-        });
-        this.checkVectors(batch.length, result.embeddings, dimensions);
-        return result;
-      }),
+      this.attempt(
+        scope,
+        async (d, signal) => {
+          const result = await d.embedBatch(batch, {
+            inputType: options.inputType,
+            dimensions: d.supportsDimensions ? dimensions : undefined,
+            signal,
+          });
+          this.checkVectors(batch.length, result.embeddings, dimensions);
+          return result;
+        },
+        { estimate: Math.ceil(batch.reduce((sum, t) => sum + t.length, 0) / 4), actual: (r) => r.usage?.totalTokens },
+      ),
     );
     const embeddings = results.flatMap((r) => r.embeddings);
     const length = embeddings[0]!.length;

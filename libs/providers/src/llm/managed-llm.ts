@@ -2,7 +2,7 @@ import type { LLMInstanceConfig } from '../config/instance-config.js';
 import { ProviderError } from '../errors/provider-error.js';
 import { linkedController, raceAbort } from '../resilience/abort.js';
 import { describeSite, type CallScope } from '../resilience/call-policy.js';
-import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { ManagedInstance, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import type {
   ChatCompletion,
@@ -24,6 +24,9 @@ interface OpenStream {
   controller: AbortController;
   unlink: () => void;
   owner: ManagedLLM;
+  /** Frees the concurrency slot and the deployment's in-flight count when the stream ends. */
+  release: () => void;
+  estimate: number;
 }
 
 /** The LLM users inject: a driver (or several deployments) with the instance's policy around it. */
@@ -42,7 +45,10 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     const scope = this.openScope(timeoutMs, signal);
     try {
       return await this.withFallbacks(scope, (target) =>
-        target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, target.callOptions(params, attemptSignal))),
+        target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, target.callOptions(params, attemptSignal)), {
+          estimate: estimateTokens(messages, params),
+          actual: (completion) => completion.usage?.total_tokens,
+        }),
       );
     } finally {
       scope.dispose();
@@ -59,23 +65,26 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     const scope = this.openScope(timeoutMs, signal);
     let open: OpenStream | undefined;
     try {
-      open = await this.withFallbacks(scope, (target) => target.attempt(scope, (driver) => target.openStream(driver, messages, params, scope)));
-      if (open.first.done) return;
-      yield open.first.value;
+      const estimate = estimateTokens(messages, params);
+      open = await this.withFallbacks(scope, (target) =>
+        target.attempt(scope, (driver, _signal, lease) => target.openStream(driver, messages, params, scope, lease, estimate), { estimate }),
+      );
+      let next = open.first;
       for (;;) {
-        let next: IteratorResult<ChatCompletionChunk>;
+        if (next.done) return;
+        if (next.value.usage) open.owner.recordTokens(next.value.usage.total_tokens - open.estimate);
+        yield next.value;
         try {
           next = await open.owner.nextChunk(open, scope);
         } catch (err) {
           throw scope.failure(err, open.owner);
         }
-        if (next.done) return;
-        yield next.value;
       }
     } finally {
       if (open) {
         open.controller.abort();
         open.unlink();
+        open.release();
         open.iterator.return?.()?.catch(() => undefined);
       }
       scope.dispose();
@@ -110,13 +119,16 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     messages: ChatCompletionMessageParam[],
     params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>,
     scope: CallScope,
+    lease: Lease,
+    estimate: number,
   ): Promise<OpenStream> {
     // The stream outlives this attempt's retry bookkeeping, so it gets a signal of its own.
     const { controller, unlink } = linkedController(scope.signal);
     try {
       const iterator = driver.stream(messages, this.callOptions(params, controller.signal))[Symbol.asyncIterator]();
-      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this };
+      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, release: () => undefined, estimate };
       open.first = await this.nextChunk(open, scope);
+      open.release = lease.keep();
       return open;
     } catch (err) {
       controller.abort();
@@ -144,4 +156,10 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       clearTimeout(timer);
     }
   }
+}
+
+/** A rough count for `tpm` before the call: a quarter of the characters, plus the tokens asked for. */
+function estimateTokens(messages: ChatCompletionMessageParam[], params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>): number {
+  const chars = messages.reduce((sum, m) => sum + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0);
+  return Math.ceil(chars / 4) + (params.max_completion_tokens ?? params.max_tokens ?? 0);
 }

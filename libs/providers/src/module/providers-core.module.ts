@@ -33,14 +33,14 @@ function lazyDefaultProvider(kind: ProviderKind): FactoryProvider {
  */
 @Module({})
 export class ProvidersCoreModule {
-  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean): DynamicModule {
+  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean, shutdownGraceMs?: number): DynamicModule {
     const { resolved, error } = prepared;
     const registry: Provider = {
       provide: ProvidersRegistry,
       // A config error surfaces here, during bootstrap, with every problem in it.
       useFactory: async () => {
         if (error) throw error;
-        return createRegistry(resolved);
+        return createRegistry(resolved, shutdownGraceMs);
       },
     };
     const names: DeclaredNames = Object.fromEntries(PROVIDER_KINDS.map((kind) => [kind, [...resolved.instances[kind].keys()]]));
@@ -56,6 +56,7 @@ export class ProvidersCoreModule {
       useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) =>
         createRegistry(
           loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }),
+          factoryOptions?.shutdownGraceMs,
         ),
       inject: [ASYNC_OPTIONS],
     };

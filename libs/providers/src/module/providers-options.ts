@@ -18,6 +18,8 @@ export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'confi
   providers?: AnyProviderDefinition[];
   /** Register the tokens globally; default true. */
   isGlobal?: boolean;
+  /** On `app.close()`, how long calls in flight may finish before they are aborted, ms; default 10000. */
+  shutdownGraceMs?: number;
 }
 
 /** Names to bind to tokens when they are only known inside an async factory. */

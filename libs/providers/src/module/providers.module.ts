@@ -19,7 +19,7 @@ export class ProvidersModule {
    * as one ProvidersConfigError when the application bootstraps.
    */
   static forRoot(options: ProvidersModuleOptions = {}): DynamicModule {
-    const core = ProvidersCoreModule.forRoot(prepareConfig(options), options.isGlobal ?? true);
+    const core = ProvidersCoreModule.forRoot(prepareConfig(options), options.isGlobal ?? true, options.shutdownGraceMs);
     return { module: ProvidersModule, imports: [core], exports: [core] };
   }
 

@@ -11,6 +11,9 @@ import { secretFieldsOf } from '../config/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from './providers-registry.js';
 
+/** How long `app.close()` lets calls in flight finish before aborting them, ms. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyManaged = ManagedInstance<any, any>;
 
@@ -26,11 +29,12 @@ const MANAGED: Record<ProviderKind, new (init: ManagedInstanceInit<any>) => AnyM
  * wrapped in the kind's managed class, with fallbacks wired. A driver that cannot be created is a
  * bootstrap error; whatever was already created is closed again.
  */
-export async function createRegistry(resolved: ResolvedConfig): Promise<ProvidersRegistry> {
+export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<ProvidersRegistry> {
   const created: Record<ProviderKind, Map<string, AnyManaged>> = { llm: new Map(), embedding: new Map(), reranker: new Map() };
   const issues: ConfigIssue[] = [];
-  const closeAll = async () => {
-    await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close())));
+  // Every instance stops taking calls at once, then they drain side by side within one grace period.
+  const closeAll = async (graceMs = 0) => {
+    await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close(graceMs))));
   };
 
   for (const kind of PROVIDER_KINDS) {
@@ -61,7 +65,7 @@ export async function createRegistry(resolved: ResolvedConfig): Promise<Provider
   return new ProvidersRegistry({
     instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
     defaults: resolved.defaults,
-    close: closeAll,
+    close: () => closeAll(shutdownGraceMs),
   });
 }
 

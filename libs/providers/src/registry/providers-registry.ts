@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
 import type { Embedder } from '../embedding/embedder.js';
 import type { LLM } from '../llm/llm.js';
 import type { Reranker } from '../reranker/reranker.js';
@@ -53,7 +53,7 @@ export class NoDefaultInstanceError extends Error {
  * Every configured instance by kind and name. Injectable; the way to reach instances whose names
  * are only known at run time (the gateway's `model` field, names from `forRootAsync`).
  */
-export class ProvidersRegistry implements OnApplicationShutdown {
+export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicationShutdown {
   private closed?: Promise<void>;
 
   constructor(private readonly contents: RegistryContents) {}
@@ -101,6 +101,11 @@ export class ProvidersRegistry implements OnApplicationShutdown {
   close(): Promise<void> {
     this.closed ??= this.contents.close?.() ?? Promise.resolve();
     return this.closed;
+  }
+
+  /** Before the HTTP server waits for its requests: drain the calls in flight, abort what is left. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -63,10 +63,12 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
     const size = Math.min(this.batchSize ?? limit, limit);
     const batches = chunk(documents, size);
     const scored = await mapConcurrent(batches, this.batchConcurrency, (batch) =>
-      this.attempt(scope, async (driver, signal) => {
-        const result = await driver.rerankBatch(query, batch, { signal });
-        return this.checkScores(result, batch.length);
-      }),
+      this.attempt(
+        scope,
+        async (driver, signal) => this.checkScores(await driver.rerankBatch(query, batch, { signal }), batch.length),
+        // Rerankers read the query once per document.
+        { estimate: Math.ceil(batch.reduce((sum, d) => sum + d.length + query.length, 0) / 4) },
+      ),
     );
     return scored.flat();
   }

@@ -30,6 +30,7 @@ export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy
     timeoutMs: config.timeoutMs ?? base.timeoutMs,
     maxRetries: config.maxRetries ?? base.maxRetries,
     idleTimeoutMs: config.idleTimeoutMs ?? base.idleTimeoutMs,
+    retryAfterMaxMs: config.retryAfterMaxMs ?? base.retryAfterMaxMs,
   };
 }
 
@@ -55,6 +56,7 @@ export class CallScope {
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private timeoutError?: ProviderError;
+  private endedBy?: ProviderError;
   attempts = 0;
 
   constructor(
@@ -79,10 +81,17 @@ export class CallScope {
     return this.timeoutMs - (Date.now() - this.startedAt);
   }
 
-  /** What a failure means for the caller: their abort, our deadline, or the error itself. */
+  /** Ends the call from outside (shutdown): every attempt under it is aborted with `reason`. */
+  abort(reason: ProviderError): void {
+    this.endedBy ??= reason;
+    this.controller.abort(reason);
+  }
+
+  /** What a failure means for the caller: their abort, our deadline, a shutdown, or the error itself. */
   failure(err: unknown, site: CallSite = this.site): Error {
     if (this.callerSignal?.aborted) return abortErrorOf(this.callerSignal);
     if (this.timeoutError) return this.timeoutError;
+    if (this.endedBy) return this.endedBy;
     return normalizeError(err, site);
   }
 
@@ -130,7 +139,10 @@ export async function withRetries<T>(
     } catch (err) {
       controller.abort();
       const error = scope.failure(err, site);
-      if (!(error instanceof ProviderError) || !error.retryable || error.code === 'timeout' || n >= policy.maxRetries) throw error;
+      // A local budget already waited as long as it may: another attempt here would only wait again.
+      if (!(error instanceof ProviderError) || !error.retryable || error.code === 'rate-limited' || scope.signal.aborted || n >= policy.maxRetries) {
+        throw error;
+      }
       const wait = backoffMs(n, error, policy);
       if (wait > policy.retryAfterMaxMs || wait >= scope.remainingMs()) throw error;
       try {

@@ -1,0 +1,196 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
+import { scriptedLLMProvider } from './support/scripted-provider.js';
+
+const modules: TestingModule[] = [];
+afterEach(async () => {
+  await Promise.all(modules.splice(0).map((m) => m.close()));
+});
+
+async function setup(llm: Record<string, Record<string, unknown>>) {
+  const { definition, drivers } = scriptedLLMProvider();
+  const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: config as never, providers: [definition] })] }).compile();
+  module.useLogger(false);
+  modules.push(module);
+  return { registry: module.get(ProvidersRegistry), drivers };
+}
+
+const user = [{ role: 'user' as const, content: 'hi' }];
+const upstream500 = () => new ProviderError('upstream 500', { instance: 'x', type: 'scripted', status: 500, retryable: true, code: 'http' });
+const after = (ms: number, text = 'ok') => () => new Promise<string>((r) => setTimeout(() => r(text), ms));
+
+describe('maxConcurrency and maxQueue', () => {
+  it('runs at most maxConcurrency calls at once and queues the rest in order', async () => {
+    const { registry, drivers } = await setup({ chat: { maxConcurrency: 2, maxQueue: 10 } });
+    const driver = drivers.get('chat')!;
+    let inFlight = 0;
+    let peak = 0;
+    const order: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      driver.steps.push(async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 30));
+        inFlight--;
+        return String(i);
+      });
+    }
+    await Promise.all(Array.from({ length: 6 }, () => registry.llm('chat').generate(user)));
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('refuses a call at once with a clear error when the queue is full', async () => {
+    const { registry, drivers } = await setup({ chat: { maxConcurrency: 1, maxQueue: 1, maxRetries: 0 } });
+    drivers.get('chat')!.steps.push(after(200), after(200), after(200));
+    const first = registry.llm('chat').generate(user);
+    const second = registry.llm('chat').generate(user);
+    const started = performance.now();
+    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(error).toMatchObject({ code: 'queue-full', retryable: true, instance: 'chat' });
+    expect((error as Error).message).toBe(
+      'llm "chat" (scripted): 1 calls are in flight (maxConcurrency) and 1 wait (maxQueue): this call is refused. Raise the limits, or send less at once.',
+    );
+    await Promise.all([first, second]);
+  });
+
+  it('lets a queued call leave the queue when its caller aborts', async () => {
+    const { registry, drivers } = await setup({ chat: { maxConcurrency: 1 } });
+    drivers.get('chat')!.steps.push(after(150, 'first'), after(0, 'third'));
+    const first = registry.llm('chat').generate(user);
+    const controller = new AbortController();
+    const queued = registry.llm('chat').generate(user, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    await first;
+    // The aborted call never reached the driver; the next call gets the next step.
+    expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('third');
+    expect(drivers.get('chat')!.calls).toHaveLength(2);
+  });
+
+  it('holds a stream’s slot until the stream ends', async () => {
+    const { registry, drivers } = await setup({ chat: { maxConcurrency: 1 } });
+    const driver = drivers.get('chat')!;
+    driver.streamSteps.push(() => (async function* () { yield 'a'; await new Promise((r) => setTimeout(r, 100)); yield 'b'; })());
+    driver.steps.push(after(0, 'after stream'));
+    const events: string[] = [];
+    const streaming = (async () => {
+      for await (const chunk of registry.llm('chat').stream(user)) events.push(`chunk ${chunk.choices[0]!.delta.content}`);
+      events.push('stream end');
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    const generated = registry.llm('chat').generate(user).then(() => events.push('generate'));
+    await Promise.all([streaming, generated]);
+    expect(events).toEqual(['chunk a', 'chunk b', 'stream end', 'generate']);
+  });
+});
+
+describe('rpm', () => {
+  it('refuses, without calling, when the minute’s budget cannot free up before the deadline', async () => {
+    const { registry, drivers } = await setup({ chat: { rpm: 2, timeoutMs: 300, maxRetries: 3 } });
+    await registry.llm('chat').generate(user);
+    await registry.llm('chat').generate(user);
+    const started = performance.now();
+    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(150);
+    expect(error).toMatchObject({ code: 'rate-limited', retryable: true });
+    expect((error as Error).message).toMatch(/^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/);
+    expect(drivers.get('chat')!.calls).toHaveLength(2);
+  });
+
+  it('sends to the fallback when the primary is out of budget', async () => {
+    const { registry, drivers } = await setup({ chat: { rpm: 1, fallbacks: ['spare'] }, spare: {} });
+    await registry.llm('chat').generate(user);
+    expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('spare:');
+    expect(drivers.get('spare')!.calls).toHaveLength(1);
+  });
+});
+
+describe('tpm', () => {
+  it('counts the estimate before a call, corrects it with the usage after, and refuses what does not fit', async () => {
+    const { registry, drivers } = await setup({ chat: { tpm: 20, timeoutMs: 300 } });
+    // Estimate: 1 token of prompt + 15 asked for; the fake service reports 2 used, so 14 come back.
+    await registry.llm('chat').generate(user, { max_tokens: 15 });
+    await registry.llm('chat').generate(user, { max_tokens: 15 });
+    // 4 spent: 16 more fit exactly.
+    await expect(registry.llm('chat').generate(user, { max_tokens: 15 })).resolves.toBeDefined();
+    // 6 spent: 16 more cannot fit, and the window frees up only after a minute.
+    const error = await registry.llm('chat').generate(user, { max_tokens: 15 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'rate-limited' });
+    expect(drivers.get('chat')!.calls).toHaveLength(3);
+  });
+});
+
+describe('deployments', () => {
+  it('takes a failing deployment out for cooldownMs after cooldownFailures failures, and retries on another one', async () => {
+    const { registry, drivers } = await setup({
+      chat: { maxRetries: 1, cooldownFailures: 2, cooldownMs: 60_000, deployments: [{ label: 'bad' }, { label: 'good' }] },
+    });
+    const bad = drivers.get('chat/bad')!;
+    const good = drivers.get('chat/good')!;
+    for (let i = 0; i < 20; i++) bad.steps.push(async () => { throw upstream500(); });
+    for (let i = 0; i < 20; i++) {
+      const answer = await registry.llm('chat').generate(user);
+      expect(answer.choices[0]!.message.content).toBe('chat:good');
+    }
+    // A retry goes to the deployment this call has not tried; after 2 failures "bad" cools down.
+    expect(bad.calls.length).toBe(2);
+    expect(good.calls.length).toBe(20);
+  });
+
+  it('least-in-flight sends a new call to the least busy deployment', async () => {
+    const { registry, drivers } = await setup({ chat: { routing: 'least-in-flight', deployments: [{ label: 'a' }, { label: 'b' }] } });
+    const a = drivers.get('chat/a')!;
+    const b = drivers.get('chat/b')!;
+    for (let i = 0; i < 10; i++) {
+      a.steps.push(after(100));
+      b.steps.push(after(100));
+    }
+    await Promise.all(Array.from({ length: 8 }, () => registry.llm('chat').generate(user)));
+    expect([a.calls.length, b.calls.length]).toEqual([4, 4]);
+  });
+});
+
+describe('graceful shutdown', () => {
+  const appWith = async (llm: Record<string, unknown>, shutdownGraceMs: number) => {
+    const { definition, drivers } = scriptedLLMProvider();
+    @Module({ imports: [ProvidersModule.forRoot({ env: {}, providers: [definition], shutdownGraceMs, config: { llm: { chat: { type: 'scripted', model: 'm', ...llm } } } })] })
+    class AppModule {}
+    const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+    return { app, driver: drivers.get('chat')! };
+  };
+
+  it('lets calls in flight finish within the grace period, and refuses new ones', async () => {
+    const { app, driver } = await appWith({}, 1_000);
+    driver.steps.push(after(100, 'finished'));
+    const chat = app.get(ProvidersRegistry).llm('chat');
+    const inFlight = chat.generate(user);
+    await new Promise((r) => setTimeout(r, 10));
+    const closing = app.close();
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(chat.generate(user)).rejects.toMatchObject({ code: 'closed', retryable: false });
+    expect((await inFlight).choices[0]!.message.content).toBe('finished');
+    await closing;
+    expect(driver.closed).toBe(1);
+  });
+
+  it('aborts what is still running when the grace period ends', async () => {
+    const { app, driver } = await appWith({}, 100);
+    let driverSawAbort = false;
+    driver.steps.push((_, options: LLMCallOptions) => new Promise((_, reject) => options.signal.addEventListener('abort', () => { driverSawAbort = true; reject(new Error('aborted')); })));
+    const pending = app.get(ProvidersRegistry).llm('chat').generate(user).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    const started = performance.now();
+    await app.close();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(await pending).toMatchObject({ code: 'closed', message: 'llm "chat" (scripted): aborted by shutdown after 100 ms of grace.' });
+    expect(driverSawAbort).toBe(true);
+  });
+});
