@@ -59,3 +59,9 @@ export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embe
 // Building blocks for provider types written outside the library
 export { HttpClient } from './http/http-client.js';
 export type { HttpClientOptions, SseEvent } from './http/http-client.js';
+export { CohereRerankerConfig, cohereReranker } from './reranker/cohere.reranker.js';
+export { JinaRerankerConfig, jinaReranker } from './reranker/jina.reranker.js';
+export { VoyageRerankerConfig, voyageReranker } from './reranker/voyage.reranker.js';
+export { VllmRerankerConfig, vllmReranker } from './reranker/vllm.reranker.js';
+export { TeiRerankerConfig, teiReranker } from './reranker/tei.reranker.js';
+export { PineconeRerankerConfig, pineconeReranker } from './reranker/pinecone.reranker.js';

@@ -2,12 +2,27 @@ import { openaiCompatibleEmbedder } from '../embedding/openai-compatible.embedde
 import { openaiEmbedder } from '../embedding/openai.embedder.js';
 import { openaiCompatibleLLM } from '../llm/openai-compatible.llm.js';
 import { openaiLLM } from '../llm/openai.llm.js';
+import { cohereReranker } from '../reranker/cohere.reranker.js';
+import { jinaReranker } from '../reranker/jina.reranker.js';
+import { pineconeReranker } from '../reranker/pinecone.reranker.js';
+import { teiReranker } from '../reranker/tei.reranker.js';
+import { vllmReranker } from '../reranker/vllm.reranker.js';
+import { voyageReranker } from '../reranker/voyage.reranker.js';
 import type { AnyProviderDefinition } from './provider-definition.js';
 
 /** Every built-in provider type: adding one is one file and one line here. */
 export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
+  // llm
   openaiLLM,
   openaiCompatibleLLM,
+  // embedding
   openaiEmbedder,
   openaiCompatibleEmbedder,
+  // reranker
+  cohereReranker,
+  jinaReranker,
+  voyageReranker,
+  vllmReranker,
+  teiReranker,
+  pineconeReranker,
 ];
