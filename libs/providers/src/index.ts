@@ -59,6 +59,11 @@ export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embe
 // Building blocks for provider types written outside the library
 export { HttpClient } from './http/http-client.js';
 export type { HttpClientOptions, SseEvent } from './http/http-client.js';
+export { TEIEmbedderConfig, teiEmbedder } from './embedding/tei.embedder.js';
+export { OllamaEmbedderConfig, ollamaEmbedder } from './embedding/ollama.embedder.js';
+export { CohereEmbedderConfig, cohereEmbedder } from './embedding/cohere.embedder.js';
+export { JinaEmbedderConfig, jinaEmbedder } from './embedding/jina.embedder.js';
+export { VoyageEmbedderConfig, voyageEmbedder } from './embedding/voyage.embedder.js';
 export { CohereRerankerConfig, cohereReranker } from './reranker/cohere.reranker.js';
 export { JinaRerankerConfig, jinaReranker } from './reranker/jina.reranker.js';
 export { VoyageRerankerConfig, voyageReranker } from './reranker/voyage.reranker.js';

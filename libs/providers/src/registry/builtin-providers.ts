@@ -1,7 +1,12 @@
+import { cohereEmbedder } from '../embedding/cohere.embedder.js';
+import { jinaEmbedder } from '../embedding/jina.embedder.js';
+import { ollamaEmbedder } from '../embedding/ollama.embedder.js';
 import { openaiCompatibleEmbedder } from '../embedding/openai-compatible.embedder.js';
 import { openaiEmbedder } from '../embedding/openai.embedder.js';
 import { openaiCompatibleLLM } from '../llm/openai-compatible.llm.js';
 import { openaiLLM } from '../llm/openai.llm.js';
+import { teiEmbedder } from '../embedding/tei.embedder.js';
+import { voyageEmbedder } from '../embedding/voyage.embedder.js';
 import { cohereReranker } from '../reranker/cohere.reranker.js';
 import { jinaReranker } from '../reranker/jina.reranker.js';
 import { pineconeReranker } from '../reranker/pinecone.reranker.js';
@@ -18,6 +23,11 @@ export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
   // embedding
   openaiEmbedder,
   openaiCompatibleEmbedder,
+  teiEmbedder,
+  ollamaEmbedder,
+  cohereEmbedder,
+  jinaEmbedder,
+  voyageEmbedder,
   // reranker
   cohereReranker,
   jinaReranker,
