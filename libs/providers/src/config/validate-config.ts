@@ -37,6 +37,12 @@ export interface ResolvedConfig {
 export const TOP_LEVEL_SECTIONS = [...PROVIDER_KINDS, 'defaults'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 
+// OpenAI's chat parameters, which users write beside `model` by habit.
+const CALL_PARAMETERS = new Set([
+  'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty',
+  'response_format', 'tools', 'tool_choice', 'logprobs', 'top_logprobs', 'n', 'user', 'reasoning_effort', 'maxTokens', 'topP',
+]);
+
 const TYPE_CONSTRAINTS = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject']);
 
 type Locate = (path: KeyPath) => Pick<ConfigIssue, 'file' | 'line' | 'column'>;
@@ -175,7 +181,13 @@ function validateDeployment(
   if (errors.length > 0) {
     const secrets = secretFieldsOf(definition.config);
     const known = knownKeys(definition.config);
-    for (const error of flatten(errors)) {
+    const flat = flatten(errors);
+    // `baseURL` for `baseUrl`: the unknown key says it all; "baseUrl is required" would only repeat it.
+    const explained = new Set(
+      flat.filter((e) => e.constraints.whitelistValidation).map((e) => closest(String(e.path[e.path.length - 1]), known)),
+    );
+    for (const error of flat) {
+      if (error.value === undefined && error.path.length === 1 && explained.has(String(error.path[0]))) continue;
       const [top, ...rest] = error.path;
       const path = [...pathOf(String(top)), ...rest];
       problem(path, ...describeValidationError(error, type, known, secrets.has(String(top))));
@@ -208,12 +220,16 @@ function describeValidationError(
   const key = String(error.path[error.path.length - 1]);
   if (error.constraints.whitelistValidation) {
     const guess = closest(key, known);
+    const asParam = known.includes('params') && CALL_PARAMETERS.has(key) ? `Call parameters go under "params:" (params: { ${key}: ... }). ` : '';
     return [
       `Unknown key "${key}" for type "${type}".`,
-      `${guess ? `Did you mean "${guess}"? ` : ''}Keys of "${type}": ${known.join(', ')}.`,
+      `${asParam}${guess ? `Did you mean "${guess}"? ` : ''}Keys of "${type}": ${known.join(', ')}.`,
     ];
   }
   const shown = secret ? REDACTED : describe(error.value);
+  if (typeof error.value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*@/i.test(error.value) && error.constraints.isUrl) {
+    return [`"${key}" must not carry credentials; got ${shown}.`, 'Put the key in "apiKey" (or a header in "headers"), where it is kept secret.'];
+  }
   // A value of the wrong type fails its range checks too; the type is what needs fixing.
   const typeChecks = Object.keys(error.constraints).filter((k) => TYPE_CONSTRAINTS.has(k));
   const failed = typeChecks.length > 0 ? typeChecks : Object.keys(error.constraints);
@@ -241,9 +257,12 @@ function checkFallbacks(
         const path: KeyPath = [kind, name, 'fallbacks', index];
         if (target === name) problem(path, `"${name}" lists itself as a fallback.`, 'Remove it from its own fallbacks.');
         else if (!instances.has(target)) {
+          const otherKind = PROVIDER_KINDS.find((k) => k !== kind && isPlainObject(raw[k]) && target in (raw[k] as object));
           const hint = target in section
             ? `"${target}" is itself invalid; fix it first.`
-            : `Fallbacks name other ${kind} entries: ${[...instances.keys()].filter((n) => n !== name).join(', ') || '(none)'}.`;
+            : otherKind
+              ? `"${target}" is ${otherKind === 'reranker' ? 'a' : 'an'} ${otherKind} entry; a fallback must be of the same kind (${kind}).`
+              : `Fallbacks name other ${kind} entries: ${[...instances.keys()].filter((n) => n !== name).join(', ') || '(none)'}.`;
           problem(path, `Fallback "${target}" is not a configured ${kind} name.`, hint);
         } else if (kind === 'embedding') {
           checkSameEmbeddingSpace(instance, instances.get(target)!, path, problem);
@@ -329,7 +348,11 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string') {
+    // A URL's user:password is a secret wherever it was written.
+    const shown = value.replace(/(\/\/)[^/@\s]*@/g, `$1${REDACTED}@`);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   return String(value);
 }
 

@@ -61,7 +61,15 @@ export function readYamlLayer(
   const toValue = (node: Node | null | undefined, path: KeyPath, depth: number): unknown => {
     if (node == null) return null;
     if (depth > 64) return null; // guards alias loops; no real config nests this deep
-    if (isAlias(node)) return toValue(node.resolve(doc as Document) as Node | undefined, path, depth + 1);
+    if (isAlias(node)) {
+      const target = node.resolve(doc as Document) as Node | undefined;
+      if (target === undefined) {
+        const pos = node.range ? at(node.range[0]) : undefined;
+        issues.push({ file: displayName, ...pos, path: formatPath(path), message: `the alias *${node.source} refers to no anchor.`, hint: `Define &${node.source} before it, or write the value itself.` });
+        return null;
+      }
+      return toValue(target, path, depth + 1);
+    }
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
