@@ -50,6 +50,12 @@ export interface FakeServerOptions {
   models?: string[];
   /** Vector length when the request has no `dimensions`; default 8. */
   defaultDimensions?: number;
+  /**
+   * Azure OpenAI instead of OpenAI: routes under `/openai/deployments/<deployment>` (another
+   * deployment: 404 DeploymentNotFound), the key in `api-key` (401 in Azure's words otherwise), and
+   * `?api-version=<apiVersion>` required (404 Resource not found otherwise). Unset: OpenAI as before.
+   */
+  azure?: { deployment: string; apiVersion: string };
 }
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -91,6 +97,11 @@ export class OpenAIFakeServer {
   /** The API root, as `baseUrl` takes it: `http://127.0.0.1:<port>/v1`. */
   get baseUrl(): string {
     return `http://127.0.0.1:${this.#port}/v1`;
+  }
+
+  /** Azure mode: the resource endpoint, as `endpoint` takes it: `http://127.0.0.1:<port>`. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.#port}`;
   }
 
   get port(): number {
@@ -234,7 +245,13 @@ export class OpenAIFakeServer {
       return;
     }
 
-    if (this.#options.apiKey !== undefined) {
+    const azure = this.#options.azure;
+    if (azure && this.#options.apiKey !== undefined && req.headers['api-key'] !== this.#options.apiKey) {
+      // Azure's words; it never echoes the key.
+      sendJson(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } });
+      return;
+    }
+    if (!azure && this.#options.apiKey !== undefined) {
       const auth = req.headers.authorization;
       if (auth !== `Bearer ${this.#options.apiKey}`) {
         const given = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
@@ -255,7 +272,21 @@ export class OpenAIFakeServer {
       return;
     }
 
-    const route = `${record.method} ${record.path.split('?')[0]}`;
+    let route = `${record.method} ${record.path.split('?')[0]}`;
+    if (azure) {
+      const url = new URL(record.path, 'http://fake');
+      const match = /^\/openai\/deployments\/([^/]+)(\/.*)$/.exec(url.pathname);
+      if (url.searchParams.get('api-version') !== azure.apiVersion || !match) {
+        return sendJson(res, 404, { error: { code: '404', message: 'Resource not found' } });
+      }
+      if (decodeURIComponent(match[1]!) !== azure.deployment) {
+        return sendJson(res, 404, {
+          error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.' },
+        });
+      }
+      // The rest is OpenAI's API, under the deployment.
+      route = `${record.method} /v1${match[2]}`;
+    }
     const hang = behaviour?.kind === 'hang' ? behaviour : undefined;
     const mutate = behaviour?.kind === 'mutate' ? behaviour : undefined;
     switch (route) {

@@ -32,7 +32,10 @@ export class HttpClient {
   constructor(options: HttpClientOptions, context: Pick<DriverContext, 'kind' | 'name' | 'type'>) {
     this.#root = options.baseUrl.replace(/\/+$/, '');
     this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers };
-    const secrets = [...Object.values(options.headers ?? {}), ...(options.secrets ?? [])].filter((s) => s.length > 0);
+    // A header's value is secret, and so is a Bearer token on its own (services echo it without the prefix).
+    const headerValues = Object.values(options.headers ?? {});
+    const tokens = headerValues.map((v) => /^Bearer\s+(.+)$/i.exec(v)?.[1]).filter((t): t is string => !!t);
+    const secrets = [...headerValues, ...tokens, ...(options.secrets ?? [])].filter((s) => s.length > 0);
     this.site = { kind: context.kind, instance: context.name, type: context.type, baseUrl: this.#root, secrets };
   }
 

@@ -1,11 +1,12 @@
 import { formatWithOptions } from 'node:util';
 import type { LoggerService } from '@nestjs/common';
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl } from 'class-validator';
 import OpenAI, { type ClientOptions } from 'openai';
 import { Secret } from '../config/config-fields.js';
 import type { DriverContext } from '../registry/provider-definition.js';
 import type { OpenAICallSite } from './openai-errors.js';
 import { redactSecrets } from '../util/redact.js';
+import { IsHeaderMap, SERVICE_URL_OPTIONS, urlSecrets } from './service-fields.js';
 
 /** The API root of the `openai` type when `baseUrl` is not given. */
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -13,23 +14,6 @@ export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 // Retries and deadlines are the library's (through the signal); the SDK makes one attempt, and its
 // own timeout is only a backstop.
 const SDK_TIMEOUT_MS = 10 * 60_000;
-
-// fetch refuses URLs with credentials in them: say so at bootstrap, not at the first call.
-const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'], disallow_auth: true };
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** A map of HTTP header names to string values. */
-function IsHeaderMap(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isHeaderMap',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'object' && value !== null && !Array.isArray(value) &&
-        Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string'),
-      defaultMessage: () => '$property must map header names to string values',
-    },
-  });
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ConfigClass = new (...args: any[]) => object;
@@ -53,7 +37,7 @@ export function withOpenAIFields<TBase extends ConfigClass>(Base: TBase) {
     @IsString() @IsNotEmpty() @Secret() apiKey!: string;
 
     /** The API root; default https://api.openai.com/v1 (a proxy in front of OpenAI goes here). */
-    @IsOptional() @IsUrl(URL_OPTIONS) baseUrl?: string;
+    @IsOptional() @IsUrl(SERVICE_URL_OPTIONS) baseUrl?: string;
 
     /** The OpenAI organization id, sent as `OpenAI-Organization`. */
     @IsOptional() @IsString() @IsNotEmpty() organization?: string;
@@ -68,7 +52,7 @@ export function withOpenAIFields<TBase extends ConfigClass>(Base: TBase) {
 export function withCompatibleFields<TBase extends ConfigClass>(Base: TBase) {
   class CompatibleFields extends withModelAndHeaders(Base) {
     /** The server's API root, with its `/v1` (`http://127.0.0.1:8080/v1`). */
-    @IsUrl(URL_OPTIONS) baseUrl!: string;
+    @IsUrl(SERVICE_URL_OPTIONS) baseUrl!: string;
 
     /** Sent as `Authorization: Bearer <apiKey>` when given; no Authorization header otherwise. */
     @IsOptional() @IsString() @IsNotEmpty() @Secret() apiKey?: string;
@@ -104,7 +88,8 @@ export function createOpenAIClient(config: OpenAIConnectionConfig, context: Driv
     baseURL: baseUrl,
     maxRetries: 0,
     timeout: SDK_TIMEOUT_MS,
-    defaultHeaders: { ...(config.apiKey ? {} : { Authorization: null }), ...config.headers },
+    // The library's one rule (see mergeHeaders): with an apiKey, the key's Authorization wins over `headers`.
+    defaultHeaders: { ...(config.apiKey ? {} : { Authorization: null }), ...withoutAuthorization(config.headers, !!config.apiKey) },
     logger: redactingLogger(context.logger, secrets),
   };
   return {
@@ -124,12 +109,6 @@ function redactingLogger(logger: LoggerService, secrets: readonly string[]): Non
   };
 }
 
-/** Credentials and query values in a URL (a config that bypassed validation, or a token in the query). */
-function urlSecrets(url: string): string[] {
-  try {
-    const u = new URL(url);
-    return [u.password, decodeURIComponent(u.password), ...[...u.searchParams.values()], ...u.search.slice(1).split('&').map((p) => p.split('=')[1] ?? '')];
-  } catch {
-    return [];
-  }
+function withoutAuthorization(headers: Record<string, string> | undefined, drop: boolean): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !(drop && name.toLowerCase() === 'authorization')));
 }

@@ -80,13 +80,21 @@ export interface ServiceConnectionConfig {
  */
 export function bearerClientOptions(config: ServiceConnectionConfig, defaultBaseUrl: string) {
   const baseUrl = config.baseUrl ?? defaultBaseUrl;
-  // Lower-cased, so a header given in another spelling replaces HttpClient's default instead of doubling it.
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(config.headers ?? {})) headers[name.toLowerCase()] = value;
-  // With an apiKey, the key wins over a configured Authorization header (as for the x-api-key types).
-  if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
+  const headers = mergeHeaders(config.headers, config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const secrets = [config.apiKey, ...urlSecrets(baseUrl)].filter((s): s is string => !!s);
   return { baseUrl, headers, secrets };
+}
+
+/**
+ * The one rule for every type: the user's `headers`, then the type's auth headers over them (a
+ * configured key is the more specific wish). Names are lower-cased, so a header given in another
+ * spelling replaces a default instead of being sent twice.
+ */
+export function mergeHeaders(userHeaders: Record<string, string> | undefined, authHeaders: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...userHeaders })) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(authHeaders)) headers[name.toLowerCase()] = value;
+  return headers;
 }
 
 /** Credentials and query values in a URL (a config that bypassed validation, or a token in the query). */

@@ -1,7 +1,8 @@
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl } from 'class-validator';
 import { Secret } from '../config/config-fields.js';
 import { HttpClient } from '../http/http-client.js';
 import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import { IsHeaderMap, mergeHeaders, SERVICE_URL_OPTIONS, urlSecrets } from '../http/service-fields.js';
 import type { DriverContext } from '../registry/provider-definition.js';
 import type { RerankerCallOptions, RerankerDriver, RerankerScore } from './reranker.js';
 
@@ -12,23 +13,8 @@ import type { RerankerCallOptions, RerankerDriver, RerankerScore } from './reran
  * in each type's own file.
  */
 
-/** `baseUrl` validation: http(s) only, a host without a TLD allowed (`http://tei:8080`); fetch refuses credentials in URLs. */
-export const RERANK_URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'], disallow_auth: true };
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** A map of HTTP header names to string values. */
-export function IsHeaderMap(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isHeaderMap',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'object' && value !== null && !Array.isArray(value) &&
-        Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string'),
-      defaultMessage: () => '$property must map header names to string values',
-    },
-  });
-}
+/** `baseUrl` validation, the same as every HTTP type's. */
+export const RERANK_URL_OPTIONS = SERVICE_URL_OPTIONS;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ConfigClass = new (...args: any[]) => object;
@@ -73,8 +59,8 @@ export function withSelfHostedRerankerFields<TBase extends ConfigClass>(Base: TB
 export const SERVED_MODEL = 'default';
 
 /**
- * The HTTP client of one instance: the type's auth headers, then the user's `headers` (which win, as
- * for the openai types). Header names are lower-cased so one given twice in two spellings is sent once.
+ * The HTTP client of one instance: the user's `headers`, then the type's auth headers over them (the
+ * library's one rule, see mergeHeaders). Header names are lower-cased so one given twice in two spellings is sent once.
  * The API key is a secret in its own right: it is kept out of messages even where a service echoes it
  * without its `Bearer ` prefix.
  */
@@ -82,10 +68,8 @@ export function createRerankHttpClient(
   init: { baseUrl: string; apiKey?: string; authHeaders?: Record<string, string>; headers?: Record<string, string> },
   context: Pick<DriverContext, 'kind' | 'name' | 'type'>,
 ): HttpClient {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...init.authHeaders })) headers[name.toLowerCase()] = value;
-  for (const [name, value] of Object.entries({ ...init.headers })) headers[name.toLowerCase()] = value;
-  return new HttpClient({ baseUrl: init.baseUrl, headers, secrets: init.apiKey ? [init.apiKey] : [] }, context);
+  const headers = mergeHeaders(init.headers, { ...init.authHeaders });
+  return new HttpClient({ baseUrl: init.baseUrl, headers, secrets: [...(init.apiKey ? [init.apiKey] : []), ...urlSecrets(init.baseUrl)] }, context);
 }
 
 /** Where a service puts its scores in the answer. */
