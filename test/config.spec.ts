@@ -106,6 +106,12 @@ describe('config files and overlays', () => {
     expect(registry.llm().model).toBe('inline');
   });
 
+  it('takes an empty file as an empty config', async () => {
+    const c = files({ 'config/providers.yaml': '# nothing yet\n', 'config/providers.test.yaml': '' });
+    const registry = (await boot({ cwd: c.dir, env: {}, environment: 'test' })).get(ProvidersRegistry);
+    expect(registry.names('llm')).toEqual([]);
+  });
+
   it('accepts inline config alone, with no file at all', async () => {
     const c = files({});
     const registry = (await boot({ cwd: c.dir, env: {}, config: { embedding: { docs: { type: 'openai', model: 'text-embedding-3-small', apiKey: OPENAI_KEY, dimensions: 512 } } } })).get(ProvidersRegistry);

@@ -108,7 +108,8 @@ export function readYamlLayer(
     }
     return null;
   };
-  return { origin: displayName, value: toValue(doc.contents as Node | null, [], 0), positions };
+  // An empty file is an empty config, not an error.
+  return { origin: displayName, value: toValue(doc.contents as Node | null, [], 0) ?? {}, positions };
 }
 
 function firstLine(message: string): string {
