@@ -14,6 +14,8 @@ export default defineConfig({
   test: {
     globals: false,
     include: ['test/**/*.spec.ts', 'libs/**/*.spec.ts'],
+    // Fails any test file that prints one of the test API keys (see the file).
+    setupFiles: ['test/support/secret-scan.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

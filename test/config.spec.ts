@@ -174,7 +174,7 @@ describe('config errors', () => {
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]).toMatchObject({ line: 3, column: 5, path: 'llm.chat.type', message: 'Unknown llm type "opnai".' });
-    expect(error.issues[0]!.hint).toBe('Did you mean "openai"? Known llm types: openai, openai-compatible (register more through forRoot({ providers: [...] })).');
+    expect(error.issues[0]!.hint).toBe('Did you mean "openai"? Known llm types: anthropic, azure-openai, gemini, openai, openai-compatible (register more through forRoot({ providers: [...] })).');
   });
 
   it('says when a type exists for another kind only', async () => {

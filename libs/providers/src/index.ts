@@ -59,6 +59,11 @@ export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embe
 // Building blocks for provider types written outside the library
 export { HttpClient } from './http/http-client.js';
 export type { HttpClientOptions, SseEvent } from './http/http-client.js';
+export { AzureOpenAILLMConfig, azureOpenAILLM } from './llm/azure-openai.llm.js';
+export { GeminiLLMConfig, geminiLLM } from './llm/gemini.llm.js';
+export { AnthropicLLMConfig, anthropicLLM } from './llm/anthropic.llm.js';
+export { AzureOpenAIEmbedderConfig, azureOpenAIEmbedder } from './embedding/azure-openai.embedder.js';
+export { GeminiEmbedderConfig, geminiEmbedder } from './embedding/gemini.embedder.js';
 export { TEIEmbedderConfig, teiEmbedder } from './embedding/tei.embedder.js';
 export { OllamaEmbedderConfig, ollamaEmbedder } from './embedding/ollama.embedder.js';
 export { CohereEmbedderConfig, cohereEmbedder } from './embedding/cohere.embedder.js';

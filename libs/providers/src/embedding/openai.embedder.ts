@@ -4,6 +4,7 @@ import { defineEmbeddingProvider, type DriverContext } from '../registry/provide
 import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
 import { badResponse, describeValue, isObject } from '../http/http-errors.js';
 import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
+import type { OpenAIConnection } from '../llm/openai.llm.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingUsage } from './embedder.js';
 
 /** `type: openai` under `embedding:`: OpenAI's embeddings API. */
@@ -19,6 +20,8 @@ export interface OpenAIEmbeddingDriverOptions {
   maxBatchSize?: number;
   /** What `encoding_format` to ask for; default base64 (a quarter of the bytes of JSON floats). */
   encodingFormat?: EmbeddingEncoding;
+  /** A client built elsewhere (Azure's), with the site its errors name. */
+  connection?: OpenAIConnection;
 }
 
 /**
@@ -33,11 +36,11 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
   readonly #site: OpenAICallSite;
   readonly #encodingFormat: EmbeddingEncoding;
 
-  constructor(config: OpenAIConnectionConfig, context: DriverContext, options: OpenAIEmbeddingDriverOptions = {}) {
+  constructor(config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>, context: DriverContext, options: OpenAIEmbeddingDriverOptions = {}) {
     this.model = config.model;
     this.maxBatchSize = options.maxBatchSize ?? OPENAI_MAX_EMBEDDING_INPUTS;
     this.#encodingFormat = options.encodingFormat ?? 'base64';
-    const { client, site } = createOpenAIClient(config, context);
+    const { client, site } = options.connection ?? createOpenAIClient(config, context);
     this.#client = client;
     this.#site = site;
   }

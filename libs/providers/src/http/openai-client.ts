@@ -75,7 +75,11 @@ export interface OpenAIConnectionConfig {
  * from the config: the SDK's environment fallbacks (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID,
  * ...) are turned off, so a local server never receives the OpenAI key of the environment.
  */
-export function createOpenAIClient(config: OpenAIConnectionConfig, context: DriverContext): { client: OpenAI; site: OpenAICallSite } {
+export function createOpenAIClient(
+  config: OpenAIConnectionConfig,
+  context: DriverContext,
+  extra: { fetch?: ClientOptions['fetch'] } = {},
+): { client: OpenAI; site: OpenAICallSite } {
   const baseUrl = config.baseUrl ?? OPENAI_DEFAULT_BASE_URL;
   const secrets = [config.apiKey, ...Object.values(config.headers ?? {}), ...urlSecrets(baseUrl)].filter((s): s is string => !!s);
   const options: ClientOptions = {
@@ -91,6 +95,7 @@ export function createOpenAIClient(config: OpenAIConnectionConfig, context: Driv
     // The library's one rule (see mergeHeaders): with an apiKey, the key's Authorization wins over `headers`.
     defaultHeaders: { ...(config.apiKey ? {} : { Authorization: null }), ...withoutAuthorization(config.headers, !!config.apiKey) },
     logger: redactingLogger(context.logger, secrets),
+    ...(extra.fetch ? { fetch: extra.fetch } : {}),
   };
   return {
     client: new OpenAI(options),
@@ -99,7 +104,7 @@ export function createOpenAIClient(config: OpenAIConnectionConfig, context: Driv
 }
 
 /** The SDK's logger interface on top of the instance's Nest logger, every line redacted. */
-function redactingLogger(logger: LoggerService, secrets: readonly string[]): NonNullable<ClientOptions['logger']> {
+export function redactingLogger(logger: LoggerService, secrets: readonly string[]): NonNullable<ClientOptions['logger']> {
   const line = (args: unknown[]) => redactSecrets(formatWithOptions({ depth: 4, breakLength: Infinity }, ...args), secrets);
   return {
     error: (...args: unknown[]) => logger.error(line(args)),

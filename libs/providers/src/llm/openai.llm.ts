@@ -13,6 +13,14 @@ export class OpenAILLMConfig extends withOpenAIFields(LLMInstanceConfig) {}
 export interface OpenAIChatDriverOptions {
   /** Ask for a final usage chunk (`stream_options.include_usage`) when the caller did not set `stream_options`; default true. */
   streamUsage?: boolean;
+  /** A client built elsewhere (Azure's, one with a custom fetch), with the site its errors name. */
+  connection?: OpenAIConnection;
+}
+
+/** An SDK client and the call site its errors name. */
+export interface OpenAIConnection {
+  client: OpenAI;
+  site: OpenAICallSite;
 }
 
 // Keys that may reach the driver (from YAML `params` or a loose caller) but must not reach the body:
@@ -29,9 +37,9 @@ export class OpenAIChatDriver implements LLMDriver {
   readonly #site: OpenAICallSite;
   readonly #streamUsage: boolean;
 
-  constructor(config: OpenAIConnectionConfig, context: DriverContext, options: OpenAIChatDriverOptions = {}) {
+  constructor(config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>, context: DriverContext, options: OpenAIChatDriverOptions = {}) {
     this.model = config.model;
-    const { client, site } = createOpenAIClient(config, context);
+    const { client, site } = options.connection ?? createOpenAIClient(config, context);
     this.#client = client;
     this.#site = site;
     this.#streamUsage = options.streamUsage ?? true;

@@ -1,8 +1,13 @@
+import { azureOpenAIEmbedder } from '../embedding/azure-openai.embedder.js';
 import { cohereEmbedder } from '../embedding/cohere.embedder.js';
+import { geminiEmbedder } from '../embedding/gemini.embedder.js';
 import { jinaEmbedder } from '../embedding/jina.embedder.js';
 import { ollamaEmbedder } from '../embedding/ollama.embedder.js';
 import { openaiCompatibleEmbedder } from '../embedding/openai-compatible.embedder.js';
 import { openaiEmbedder } from '../embedding/openai.embedder.js';
+import { anthropicLLM } from '../llm/anthropic.llm.js';
+import { azureOpenAILLM } from '../llm/azure-openai.llm.js';
+import { geminiLLM } from '../llm/gemini.llm.js';
 import { openaiCompatibleLLM } from '../llm/openai-compatible.llm.js';
 import { openaiLLM } from '../llm/openai.llm.js';
 import { teiEmbedder } from '../embedding/tei.embedder.js';
@@ -20,14 +25,19 @@ export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
   // llm
   openaiLLM,
   openaiCompatibleLLM,
+  azureOpenAILLM,
+  geminiLLM,
+  anthropicLLM,
   // embedding
   openaiEmbedder,
   openaiCompatibleEmbedder,
+  azureOpenAIEmbedder,
   teiEmbedder,
   ollamaEmbedder,
   cohereEmbedder,
   jinaEmbedder,
   voyageEmbedder,
+  geminiEmbedder,
   // reranker
   cohereReranker,
   jinaReranker,

@@ -1,0 +1,90 @@
+import { IsIn, IsOptional } from 'class-validator';
+import { EmbeddingInstanceConfig } from '../config/instance-config.js';
+import { HttpClient } from '../http/http-client.js';
+import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import { urlSecrets, withRequiredApiKey, withRequiredModel, withServiceConnection } from '../http/service-fields.js';
+import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
+import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType } from './embedder.js';
+import { readVector } from './embedding-answers.js';
+
+/** The API root of the `gemini` embedding type when `baseUrl` is not given. */
+export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
+/** Gemini's limit of requests in one `batchEmbedContents` call ("at most 100 requests can be in one batch"). */
+export const GEMINI_MAX_EMBEDDING_INPUTS = 100;
+
+/** The task types of Gemini's embedding API (`taskType`). */
+export const GEMINI_TASK_TYPES = [
+  'RETRIEVAL_QUERY',
+  'RETRIEVAL_DOCUMENT',
+  'SEMANTIC_SIMILARITY',
+  'CLASSIFICATION',
+  'CLUSTERING',
+  'QUESTION_ANSWERING',
+  'FACT_VERIFICATION',
+  'CODE_RETRIEVAL_QUERY',
+] as const;
+export type GeminiTaskType = (typeof GEMINI_TASK_TYPES)[number];
+
+const TASK_OF_INPUT: Record<EmbeddingInputType, GeminiTaskType> = { query: 'RETRIEVAL_QUERY', document: 'RETRIEVAL_DOCUMENT' };
+
+/** `type: gemini` under `embedding:`: Gemini's native `models/{model}:batchEmbedContents`. */
+export class GeminiEmbedderConfig extends withRequiredModel(withRequiredApiKey(withServiceConnection(EmbeddingInstanceConfig))) {
+  /** `taskType` of every request, whatever the call's inputType (which otherwise picks RETRIEVAL_QUERY / RETRIEVAL_DOCUMENT). */
+  @IsOptional() @IsIn([...GEMINI_TASK_TYPES]) taskType?: GeminiTaskType;
+}
+
+export class GeminiEmbeddingDriver implements EmbedderDriver {
+  readonly model: string;
+  readonly maxBatchSize = GEMINI_MAX_EMBEDDING_INPUTS;
+  /** `outputDimensionality` (gemini-embedding-001 and later; the old embedding-001 refuses it). */
+  readonly supportsDimensions = true;
+  readonly #client: HttpClient;
+  readonly #taskType?: GeminiTaskType;
+  readonly #path: string;
+  readonly #resource: string;
+
+  constructor(config: GeminiEmbedderConfig, context: DriverContext) {
+    // `gemini-embedding-001` and `models/gemini-embedding-001` name the same model.
+    this.model = config.model.replace(/^models\//, '');
+    this.#resource = `models/${this.model}`;
+    this.#path = `/${this.#resource.split('/').map(encodeURIComponent).join('/')}:batchEmbedContents`;
+    this.#taskType = config.taskType;
+    const baseUrl = config.baseUrl ?? GEMINI_DEFAULT_BASE_URL;
+    this.#client = new HttpClient(
+      { baseUrl, headers: { ...config.headers, 'x-goog-api-key': config.apiKey }, secrets: urlSecrets(baseUrl) },
+      context,
+    );
+  }
+
+  async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
+    const taskType = this.#taskType ?? (options.inputType ? TASK_OF_INPUT[options.inputType] : undefined);
+    const body = {
+      requests: texts.map((text) => ({
+        model: this.#resource,
+        content: { parts: [{ text }] },
+        ...(taskType ? { taskType } : {}),
+        ...(options.dimensions !== undefined ? { outputDimensionality: options.dimensions } : {}),
+      })),
+    };
+    const answer = await this.#client.postJson(this.#path, body, options.signal);
+    const embeddings = isObject(answer) ? answer.embeddings : undefined;
+    if (!Array.isArray(embeddings)) throw badResponse(this.#client.site, `expected {embeddings: [...]}, got ${describeValue(answer)}`);
+    if (embeddings.length !== texts.length) throw badResponse(this.#client.site, `asked for ${texts.length} vectors, got ${embeddings.length}`);
+    // The answer keeps the order of the requests; it reports no token usage.
+    return { embeddings: embeddings.map((item, index) => readVector(this.#client.site, isObject(item) ? item.values : undefined, index)) };
+  }
+}
+
+export const geminiEmbedder = defineEmbeddingProvider({
+  type: 'gemini',
+  config: GeminiEmbedderConfig,
+  description: "Google Gemini embeddings (the native batchEmbedContents API, key in x-goog-api-key)",
+  docs: {
+    defaultBaseUrl: GEMINI_DEFAULT_BASE_URL,
+    batchLimit: GEMINI_MAX_EMBEDDING_INPUTS,
+    notes:
+      'inputType query/document sends taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (taskType in YAML forces one); dimensions goes out as outputDimensionality, and vectors shortened that way are not re-normalized.',
+  },
+  create: (config, context) => new GeminiEmbeddingDriver(config, context),
+});
