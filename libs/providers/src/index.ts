@@ -42,6 +42,7 @@ export { BUILTIN_PROVIDERS } from './registry/builtin-providers.js';
 export { EmbeddingInstanceConfig, InstanceConfig, LLMInstanceConfig, RerankerInstanceConfig } from './config/instance-config.js';
 export { Secret, ToBoolean, ToNumber } from './config/config-fields.js';
 export { ProvidersConfigError } from './config/config-error.js';
+export { configKeysOf } from './config/validate-config.js';
 export type { ConfigIssue } from './config/config-error.js';
 export { DEFAULT_POLICIES } from './resilience/call-policy.js';
 export type { CallPolicy } from './resilience/call-policy.js';

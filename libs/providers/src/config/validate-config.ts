@@ -240,8 +240,16 @@ function describeValidationError(
 
 /** Every key the config class declares through class-validator decorators. */
 function knownKeys(configClass: new () => unknown): string[] {
-  const metadata = getMetadataStorage().getTargetValidationMetadatas(configClass, '', true, false);
-  return [...new Set(metadata.map((m) => m.propertyName))];
+  return configKeysOf(configClass).map((k) => k.key);
+}
+
+/** The keys a config class accepts, and whether each may be left out (for docs and tools). */
+export function configKeysOf(configClass: new () => unknown): Array<{ key: string; optional: boolean }> {
+  const keys = new Map<string, boolean>();
+  for (const m of getMetadataStorage().getTargetValidationMetadatas(configClass, '', true, false)) {
+    keys.set(m.propertyName, (keys.get(m.propertyName) ?? false) || m.type === 'conditionalValidation');
+  }
+  return [...keys].map(([key, optional]) => ({ key, optional }));
 }
 
 function checkFallbacks(

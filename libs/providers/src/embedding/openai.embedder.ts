@@ -1,7 +1,7 @@
 import type OpenAI from 'openai';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
-import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
+import { createOpenAIClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
 import { badResponse, describeValue, isObject } from '../http/http-errors.js';
 import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
 import type { OpenAIConnection } from '../llm/openai.llm.js';
@@ -110,5 +110,6 @@ export const openaiEmbedder = defineEmbeddingProvider({
   type: 'openai',
   config: OpenAIEmbedderConfig,
   description: 'OpenAI embeddings (api.openai.com, or a proxy in front of it through baseUrl)',
+  docs: { defaultBaseUrl: OPENAI_DEFAULT_BASE_URL, batchLimit: OPENAI_MAX_EMBEDDING_INPUTS },
   create: (config, context) => new OpenAIEmbeddingDriver(config, context),
 });

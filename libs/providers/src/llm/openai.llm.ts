@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import { APIUserAbortError } from 'openai';
 import { LLMInstanceConfig } from '../config/instance-config.js';
 import { defineLLMProvider, type DriverContext } from '../registry/provider-definition.js';
-import { createOpenAIClient, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
+import { createOpenAIClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
 import { badResponse, describeValue, isObject } from '../http/http-errors.js';
 import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from './llm.js';
@@ -95,5 +95,6 @@ export const openaiLLM = defineLLMProvider({
   type: 'openai',
   config: OpenAILLMConfig,
   description: 'OpenAI chat completions (api.openai.com, or a proxy in front of it through baseUrl)',
+  docs: { defaultBaseUrl: OPENAI_DEFAULT_BASE_URL },
   create: (config, context) => new OpenAIChatDriver(config, context),
 });
