@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import type { LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_PROVIDERS, ProvidersModule, ProvidersRegistry, type ProviderKind } from '@hush/providers';
+
+/**
+ * Every built-in type, given a key, talks to a hostile upstream that echoes every header and the
+ * body back in its error answers (as some gateways do). No error (message, string, JSON, inspect,
+ * causes) and no log line may show the key.
+ */
+const KEY = 'sk-test-SECRETKEYleakcheck0123456789';
+const root = join(import.meta.dirname, '..');
+const examples = parse(readFileSync(join(root, 'config/examples/all-types.yaml'), 'utf8')) as Record<ProviderKind, Record<string, Record<string, unknown>>>;
+
+let server: Server;
+let url = '';
+let status = 401;
+const logs: string[] = [];
+const logger: LoggerService = {
+  log: (m: unknown) => void logs.push(String(m)),
+  error: (m: unknown, ...rest: unknown[]) => void logs.push([m, ...rest].map(String).join(' ')),
+  warn: (m: unknown) => void logs.push(String(m)),
+  debug: (m: unknown) => void logs.push(String(m)),
+  verbose: (m: unknown) => void logs.push(String(m)),
+};
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const echo = `headers ${JSON.stringify(req.headers)} url ${req.url} body ${body.slice(0, 2000)}`;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `Invalid credentials. ${echo}`, type: 'invalid_request_error' }, message: echo, detail: echo }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+
+/** The example entry of a type, with the key and this upstream in it. */
+function entryFor(kind: ProviderKind, type: string): Record<string, unknown> {
+  const example = Object.values(examples[kind]).find((e) => e.type === type)!;
+  const entry: Record<string, unknown> = { ...example, apiKey: KEY, maxRetries: 0, headers: { 'x-extra-auth': `token ${KEY}` } };
+  if ('endpoint' in entry) entry.endpoint = url;
+  else entry.baseUrl = `${url}/v1`;
+  return entry;
+}
+
+function printable(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 5; depth++) {
+    parts.push(String(current), JSON.stringify(current), inspect(current, { depth: 6 }), (current as Error).stack ?? '');
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join('\n');
+}
+
+describe('no key in errors or logs, whatever the upstream echoes', () => {
+  for (const def of BUILTIN_PROVIDERS) {
+    for (const code of [401, 500]) {
+      it(`${def.kind} ${def.type}, upstream ${code}`, async () => {
+        status = code;
+        logs.length = 0;
+        const module = await Test.createTestingModule({
+          imports: [ProvidersModule.forRoot({ env: {}, config: { [def.kind]: { probe: entryFor(def.kind, def.type) } } })],
+        }).compile();
+        module.useLogger(logger);
+        const registry = module.get(ProvidersRegistry);
+        const call =
+          def.kind === 'llm'
+            ? registry.llm('probe').generate([{ role: 'user', content: `my key is not ${KEY.slice(0, 6)}` }])
+            : def.kind === 'embedding'
+              ? registry.embedder('probe').embed(['hello'])
+              : registry.reranker('probe').rerank('q', ['a', 'b']);
+        const error = await call.then(() => undefined, (e: unknown) => e);
+        expect(error, 'the call must fail against this upstream').toBeDefined();
+        expect(error).toMatchObject({ name: 'ProviderError', status: code, instance: 'probe', type: def.type });
+        const shown = printable(error) + '\n' + logs.join('\n') + '\n' + inspect(registry.get(def.kind, 'probe'), { depth: 8 });
+        expect(shown).not.toContain(KEY);
+        expect(shown).not.toContain(KEY.slice(8));
+        await module.close();
+      });
+    }
+  }
+});
