@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the library's source, the same module instances the app sees.
     alias: [
       { find: /^@hush\/providers\/testing$/, replacement: lib('testing/index.ts') },
+      { find: /^@hush\/providers\/health$/, replacement: lib('health/index.ts') },
       { find: /^@hush\/providers$/, replacement: lib('index.ts') },
     ],
   },

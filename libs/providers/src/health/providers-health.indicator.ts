@@ -1,0 +1,210 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorFunction, type HealthIndicatorResult } from '@nestjs/terminus';
+import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
+import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
+import { redactSecrets } from '../util/redact.js';
+
+/** What a probe is told about the instance it checks. */
+export interface ProvidersProbeContext {
+  readonly kind: ProviderKind;
+  readonly name: string;
+  /** Aborted when the probe's `timeoutMs` runs out (or the check is cancelled). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A cheap reachability check for one instance. It must not spend money: never `generate`, `embed` or
+ * `rerank` against a paid API (a `GET /models`, a TCP connect or a local `ping` is the idea). Resolve
+ * (optionally with extra data for the report) when the instance is usable, throw when it is not.
+ * Return `undefined` from a probe chosen per kind to skip an instance (it is then reported unprobed).
+ */
+export type ProvidersProbe = (
+  instance: InstanceOfKind[ProviderKind],
+  context: ProvidersProbeContext,
+) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+
+export interface ProvidersHealthOptions {
+  /** The kinds to report; default every kind (`llm`, `embedding`, `reranker`). */
+  kinds?: readonly ProviderKind[];
+  /** Optional reachability check per instance; without one, each instance is reported from its configuration. */
+  probe?: ProvidersProbe;
+  /** The longest a probe may take before the instance is reported down; default 3000 ms. */
+  timeoutMs?: number;
+  /** Reuse a probe's outcome for this long (per instance), so frequent readiness polls stay cheap; default 0 (no cache). */
+  cacheTtlMs?: number;
+}
+
+/** Default options for every check of the indicator (`ProvidersHealthModule.forRoot(options)` binds them). */
+export const PROVIDERS_HEALTH_OPTIONS = Symbol.for('hush.providers.healthOptions');
+
+const DEFAULT_PROBE_TIMEOUT_MS = 3000;
+
+/** What each entry of the report says about its instance: never a key, a header or a URL. */
+export type ProviderHealthDetails = {
+  kind: ProviderKind;
+  name: string;
+  type?: string;
+  model?: string;
+  /** Configured (or last observed) vector length of an embedder. */
+  dimensions?: number;
+  /** Whether this instance is its kind's default. */
+  default?: boolean;
+  /** The fallback names, in the order they are tried. */
+  fallbacks?: string[];
+  /** Whether a probe ran (false: the entry reports the configuration only). */
+  probed: boolean;
+  /** Why the instance is down. */
+  message?: string;
+  /** How long the probe took, ms. */
+  responseTime?: number;
+  /** True when the probe outcome came from the cache. */
+  cachedResponse?: boolean;
+};
+
+interface ProbeOutcome {
+  up: boolean;
+  data: Record<string, unknown>;
+  responseTime: number;
+}
+
+interface CachedOutcome {
+  promise: Promise<ProbeOutcome>;
+  expiresAt: number;
+}
+
+/**
+ * A `@nestjs/terminus` health indicator with one entry per configured instance, keyed
+ * `<kind>:<name>` (`llm:chat`, `embedding:docs`, `reranker:default`).
+ *
+ * ```ts
+ * @Get('ready') @HealthCheck()
+ * ready() {
+ *   return this.health.check(this.providers.indicators());
+ * }
+ * ```
+ *
+ * Without a `probe`, an entry is `up` when its instance was created from the config (the registry
+ * exists, so bootstrap validated and built it) and reports its kind, type and model. With a `probe`,
+ * the entry is `up` only when the probe resolves within `timeoutMs`. No secret is ever reported.
+ */
+@Injectable()
+export class ProvidersHealthIndicator {
+  private readonly cache = new Map<string, CachedOutcome>();
+
+  constructor(
+    private readonly registry: ProvidersRegistry,
+    private readonly health: HealthIndicatorService,
+    @Optional() @Inject(PROVIDERS_HEALTH_OPTIONS) private readonly defaults: ProvidersHealthOptions = {},
+  ) {}
+
+  /** The entry key of an instance: `<kind>:<name>`. */
+  static key(kind: ProviderKind, name: string): string {
+    return `${kind}:${name}`;
+  }
+
+  /** One terminus indicator function per configured instance, for `HealthCheckService.check([...])`. */
+  indicators(options: ProvidersHealthOptions = {}): HealthIndicatorFunction[] {
+    const merged = { ...this.defaults, ...options };
+    return this.instances(merged.kinds).map(({ kind, name }) => () => this.checkInstance(kind, name, merged));
+  }
+
+  /** Every configured instance in one result, one key per instance. */
+  async check(options: ProvidersHealthOptions = {}): Promise<HealthIndicatorResult> {
+    const merged = { ...this.defaults, ...options };
+    const results = await Promise.all(this.instances(merged.kinds).map(({ kind, name }) => this.checkInstance(kind, name, merged)));
+    return Object.assign({}, ...results) as HealthIndicatorResult;
+  }
+
+  /** One instance. A name that is not configured is reported `down`. */
+  async checkInstance(kind: ProviderKind, name: string, options: ProvidersHealthOptions = {}): Promise<HealthIndicatorResult> {
+    const merged = { ...this.defaults, ...options };
+    const session = this.health.check(ProvidersHealthIndicator.key(kind, name));
+    if (!this.registry.has(kind, name)) {
+      return session.down({ kind, name, probed: false, message: `No ${kind} named "${name}" is configured.` });
+    }
+    const instance = this.registry.get(kind, name);
+    const details = this.describe(kind, name, instance);
+    if (!merged.probe) return session.up(details);
+
+    const outcome = await this.probe(kind, name, instance, merged);
+    // The probe adds to the entry; it cannot rename it (kind, name, type and model stay the registry's).
+    const data = { ...outcome.data, ...details, probed: true, responseTime: outcome.responseTime };
+    return outcome.up ? session.up(data) : session.down(data);
+  }
+
+  private instances(kinds: readonly ProviderKind[] = PROVIDER_KINDS): Array<{ kind: ProviderKind; name: string }> {
+    return kinds.flatMap((kind) => this.registry.names(kind).map((name) => ({ kind, name })));
+  }
+
+  private describe(kind: ProviderKind, name: string, instance: InstanceOfKind[ProviderKind]): ProviderHealthDetails {
+    const details: ProviderHealthDetails = { kind, name, type: instance.type, model: instance.model, probed: false };
+    const dimensions = (instance as { dimensions?: unknown }).dimensions;
+    if (typeof dimensions === 'number') details.dimensions = dimensions;
+    details.default = this.registry.defaultName(kind) === name;
+    // Managed instances expose their fallback chain; other instances (fakes, custom ones) may not.
+    const fallbacks = (instance as { fallbacks?: unknown }).fallbacks;
+    if (Array.isArray(fallbacks)) {
+      details.fallbacks = fallbacks.map((f: unknown) => (f as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string');
+    }
+    return details;
+  }
+
+  private probe(
+    kind: ProviderKind,
+    name: string,
+    instance: InstanceOfKind[ProviderKind],
+    options: ProvidersHealthOptions,
+  ): Promise<ProbeOutcome> {
+    const ttl = options.cacheTtlMs ?? 0;
+    const key = ProvidersHealthIndicator.key(kind, name);
+    const now = Date.now();
+    const hit = ttl > 0 ? this.cache.get(key) : undefined;
+    if (hit && hit.expiresAt > now) {
+      return hit.promise.then((o) => ({ ...o, data: { ...o.data, cachedResponse: true } }));
+    }
+    const promise = runProbe(options.probe!, instance, kind, name, options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+    if (ttl > 0) {
+      const entry: CachedOutcome = { promise, expiresAt: Number.POSITIVE_INFINITY };
+      this.cache.set(key, entry);
+      // The time to live starts when the probe has answered; concurrent checks share the run.
+      void promise.then(() => (entry.expiresAt = Date.now() + ttl));
+    }
+    return promise;
+  }
+}
+
+async function runProbe(
+  probe: ProvidersProbe,
+  instance: InstanceOfKind[ProviderKind],
+  kind: ProviderKind,
+  name: string,
+  timeoutMs: number,
+): Promise<ProbeOutcome> {
+  const started = performance.now();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`the probe did not answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    const result = await Promise.race([Promise.resolve().then(() => probe(instance, { kind, name, signal: controller.signal })), timedOut]);
+    const data = result && typeof result === 'object' && !Array.isArray(result) ? withoutReserved(result) : {};
+    return { up: true, data, responseTime: Math.round(performance.now() - started) };
+  } catch (err) {
+    // Provider errors are redacted already; anything else gets the generic key patterns removed.
+    const message = redactSecrets(err instanceof Error ? err.message : String(err), []);
+    return { up: false, data: { message }, responseTime: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+function withoutReserved(data: Record<string, unknown>): Record<string, unknown> {
+  const { status: _status, responseTime: _responseTime, cachedResponse: _cached, ...rest } = data;
+  return rest;
+}

@@ -1,0 +1,41 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ProvidersModule } from '@hush/providers';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ChatModule } from './chat/chat.module.js';
+import { CommonModule } from './common/common.module.js';
+import { OpenAIExceptionFilter } from './common/openai-exception.filter.js';
+import { createValidationPipe } from './common/validation.js';
+import { EmbeddingsModule } from './embeddings/embeddings.module.js';
+import { resolveGatewayOptions, type GatewayOptions } from './gateway-options.js';
+import { HealthModule } from './health/health.module.js';
+import { ModelsModule } from './models/models.module.js';
+import { RerankModule } from './rerank/rerank.module.js';
+
+/**
+ * The gateway: the providers named in the config, exposed over OpenAI's HTTP API.
+ * `AppModule.forRoot()` reads everything from the environment; tests pass options instead.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(options: GatewayOptions = {}): DynamicModule {
+    const resolved = resolveGatewayOptions(options);
+    return {
+      module: AppModule,
+      imports: [
+        ProvidersModule.forRoot(options.providers ?? {}),
+        CommonModule.forRoot(resolved),
+        ChatModule,
+        EmbeddingsModule,
+        RerankModule,
+        ModelsModule,
+        HealthModule.forRoot(resolved.health),
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: OpenAIExceptionFilter },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,36 @@
+import { Body, Controller, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { ServerResponse } from 'node:http';
+import { clientAbortSignal } from '../common/client-abort.js';
+import { ApiOpenAIErrors } from '../common/openapi.js';
+import { sendJson } from '../common/send.js';
+import { ChatCompletionRequestDto } from './chat.dto.js';
+import { ChatService } from './chat.service.js';
+import { writeEventStream } from './sse.js';
+
+@ApiTags('OpenAI')
+@ApiBearerAuth()
+@Controller('v1/chat')
+export class ChatController {
+  constructor(private readonly chat: ChatService) {}
+
+  @Post('completions')
+  @ApiOperation({ summary: 'Chat completion (OpenAI), JSON or server-sent events with stream: true' })
+  @ApiBody({ type: ChatCompletionRequestDto })
+  @ApiOkResponse({ description: 'A chat.completion object; with stream: true, text/event-stream of chat.completion.chunk objects ending with data: [DONE].' })
+  @ApiOpenAIErrors()
+  async create(@Body() body: ChatCompletionRequestDto, @Res() res: ServerResponse): Promise<void> {
+    // A client that disconnects aborts the upstream call, streaming or not.
+    const { signal, dispose } = clientAbortSignal(res);
+    try {
+      if (body.stream === true) {
+        const chunks = await this.chat.stream(body, signal);
+        await writeEventStream(res, chunks, signal);
+      } else {
+        sendJson(res, 200, await this.chat.complete(body, signal));
+      }
+    } finally {
+      dispose();
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { ServerResponse } from 'node:http';
+import { clientAbortSignal } from '../common/client-abort.js';
+import { ApiOpenAIErrors } from '../common/openapi.js';
+import { EmbeddingRequestDto } from './embeddings.dto.js';
+import { EmbeddingsService, type EmbeddingResponse } from './embeddings.service.js';
+
+@ApiTags('OpenAI')
+@ApiBearerAuth()
+@Controller('v1')
+export class EmbeddingsController {
+  constructor(private readonly embeddings: EmbeddingsService) {}
+
+  @Post('embeddings')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Embeddings (OpenAI), float or base64' })
+  @ApiOkResponse({ description: "{ object: 'list', data: [{ object: 'embedding', index, embedding }], model, usage }" })
+  @ApiOpenAIErrors()
+  async create(@Body() body: EmbeddingRequestDto, @Res({ passthrough: true }) res: ServerResponse): Promise<EmbeddingResponse> {
+    const { signal, dispose } = clientAbortSignal(res);
+    try {
+      return await this.embeddings.embed(body, signal);
+    } finally {
+      dispose();
+    }
+  }
+}

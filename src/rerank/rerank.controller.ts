@@ -1,0 +1,29 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { ServerResponse } from 'node:http';
+import { clientAbortSignal } from '../common/client-abort.js';
+import { ApiOpenAIErrors } from '../common/openapi.js';
+import { RerankRequestDto } from './rerank.dto.js';
+import { RerankService, type RerankResponse } from './rerank.service.js';
+
+@ApiTags('Rerank')
+@ApiBearerAuth()
+@Controller()
+export class RerankController {
+  constructor(private readonly reranker: RerankService) {}
+
+  /** `/v1/rerank` is Jina's (and Cohere v1's) path, `/v2/rerank` Cohere v2's: the same route. */
+  @Post(['v1/rerank', 'v2/rerank'])
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Rerank documents against a query (Cohere v2 / Jina shape)' })
+  @ApiOkResponse({ description: '{ id, model, results: [{ index, relevance_score, document?: { text } }], meta }, best first' })
+  @ApiOpenAIErrors()
+  async rerank(@Body() body: RerankRequestDto, @Res({ passthrough: true }) res: ServerResponse): Promise<RerankResponse> {
+    const { signal, dispose } = clientAbortSignal(res);
+    try {
+      return await this.reranker.rerank(body, signal);
+    } finally {
+      dispose();
+    }
+  }
+}

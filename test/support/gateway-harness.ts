@@ -1,0 +1,121 @@
+import { createServer } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { ProvidersConfig } from '@hush/providers';
+import { createApp } from '../../src/app.js';
+import type { GatewayOptions } from '../../src/gateway-options.js';
+import { OpenAIFakeServer } from '../fakes/openai-fake-server.js';
+import { gatewayTestReranker, type GatewayTestRerankerState } from './gateway-reranker.js';
+
+/** The key the fake upstream wants; it must never show in anything the gateway answers. */
+export const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
+
+export interface GatewayHarness {
+  app: NestExpressApplication;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** `http://127.0.0.1:<port>/v1`, as OpenAI clients take it. */
+  baseURL: string;
+  upstream: OpenAIFakeServer;
+  reranker: GatewayTestRerankerState;
+  /** A port nothing listens on (for "connection refused"). */
+  deadPort: number;
+  close(): Promise<void>;
+}
+
+/** A port that was free a moment ago and is closed again. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Boots the real gateway (createApp → AppModule.forRoot) on 127.0.0.1, port 0, over a fake OpenAI
+ * upstream and the test reranker type. Every name in the config points at the fake, except `down`
+ * (a closed port). `extra` is merged into the inline config.
+ */
+export async function startGateway(
+  options: { apiKeys?: string[]; extra?: ProvidersConfig | ((upstreamBaseUrl: string) => ProvidersConfig); gateway?: Partial<GatewayOptions> } = {},
+): Promise<GatewayHarness> {
+  const upstream = await OpenAIFakeServer.start({ apiKey: UPSTREAM_KEY, defaultDimensions: 8 });
+  const extra = typeof options.extra === 'function' ? options.extra(upstream.baseUrl) : options.extra;
+  const deadPort = await freePort();
+  const reranker = gatewayTestReranker();
+  const compatible = (model: string, extra: Record<string, unknown> = {}) => ({
+    type: 'openai-compatible',
+    baseUrl: upstream.baseUrl,
+    apiKey: UPSTREAM_KEY,
+    model,
+    maxRetries: 0,
+    ...extra,
+  });
+  const config: ProvidersConfig = {
+    llm: {
+      chat: compatible('gpt-4o-mini'),
+      strict: compatible('gpt-4o-mini', { timeoutMs: 400 }),
+      stalls: compatible('gpt-4o-mini', { idleTimeoutMs: 300 }),
+      down: { ...compatible('gpt-4o-mini'), baseUrl: `http://127.0.0.1:${deadPort}/v1` },
+      ...extra?.llm,
+    },
+    embedding: {
+      docs: compatible('text-embedding-3-small'),
+      ...extra?.embedding,
+    },
+    reranker: {
+      rerank: { type: 'gateway-test-reranker', model: 'overlap-v1' },
+      ...extra?.reranker,
+    },
+    defaults: { llm: 'chat', ...extra?.defaults },
+  };
+  let app: NestExpressApplication | undefined;
+  try {
+    app = await createApp(
+      {
+        providers: { config, env: {}, configPath: [], providers: [reranker.definition] },
+        apiKeys: options.apiKeys ?? [],
+        ...options.gateway,
+      },
+      // Clients may leave idle keep-alive sockets open (undici drops them after 4 s): close them with the app.
+      { logger: false, forceCloseConnections: true },
+    );
+    await app.listen(0, '127.0.0.1');
+  } catch (err) {
+    await app?.close();
+    await upstream.close();
+    throw err;
+  }
+  const { port } = app.getHttpServer().address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  const started = app;
+  return {
+    app: started,
+    url,
+    baseURL: `${url}/v1`,
+    upstream,
+    reranker: reranker.state,
+    deadPort,
+    async close() {
+      await started.close();
+      await upstream.close();
+    },
+  };
+}
+
+/** POSTs JSON (or a raw string) and returns status, headers and the parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
