@@ -35,7 +35,7 @@ const baseURL = `http://127.0.0.1:${server.address().port}/v1`;
 
 const raw = new OpenAI({ apiKey: 'bench', baseURL, maxRetries: 0 });
 const module = await Test.createTestingModule({
-  imports: [ProvidersModule.forRoot({ env: {}, config: {
+  imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: {
     llm: { chat: { type: 'openai-compatible', baseUrl: baseURL, model: 'm', maxConcurrency: 64 } },
     embedding: { docs: { type: 'openai-compatible', baseUrl: baseURL, model: 'e', dimensions: 256 } },
   } })],

@@ -29,6 +29,7 @@ describe('docs/adding-a-provider.md', () => {
     const module = await Test.createTestingModule({
       imports: [
         ProvidersModule.forRoot({
+          configPath: [],
           env: { ACME_API_KEY: 'acme-secret-key' },
           providers: [acmeReranker],
           config: { reranker: { default: { type: 'acme', model: 'acme-rerank-2', apiKey: '${ACME_API_KEY}', baseUrl: acme.url } } },
@@ -49,7 +50,7 @@ describe('docs/adding-a-provider.md', () => {
 
   it('refuses keys the config class does not declare, and reports upstream errors without the key', async () => {
     const bad = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ env: {}, providers: [acmeReranker], config: { reranker: { default: { type: 'acme', model: 'm', apiKey: 'k', baseURL: acme.url } } } })],
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [acmeReranker], config: { reranker: { default: { type: 'acme', model: 'm', apiKey: 'k', baseURL: acme.url } } } })],
     })
       .compile()
       .then(() => undefined, (err: unknown) => err);
@@ -57,7 +58,7 @@ describe('docs/adding-a-provider.md', () => {
     expect((bad as ProvidersConfigError).issues[0]).toMatchObject({ path: 'reranker.default.baseURL', message: 'Unknown key "baseURL" for type "acme".' });
 
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ env: {}, providers: [acmeReranker], config: { reranker: { default: { type: 'acme', model: 'm', apiKey: 'wrong-key-12345', baseUrl: acme.url } } } })],
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [acmeReranker], config: { reranker: { default: { type: 'acme', model: 'm', apiKey: 'wrong-key-12345', baseUrl: acme.url } } } })],
     }).compile();
     const error = await module.get<Reranker>('hush:reranker:default').rerank('q', ['a']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);

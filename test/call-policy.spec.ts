@@ -12,7 +12,7 @@ afterEach(async () => {
 async function setup(llm: Record<string, Record<string, unknown>>) {
   const { definition, drivers } = scriptedLLMProvider();
   const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: config as never, providers: [definition] })] }).compile();
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: config as never, providers: [definition] })] }).compile();
   module.useLogger(false);
   modules.push(module);
   return { registry: module.get(ProvidersRegistry), drivers };
@@ -111,6 +111,36 @@ describe('deadline and cancellation', () => {
     const started = performance.now();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     expect(performance.now() - started).toBeLessThan(200);
+  });
+});
+
+describe('attemptTimeoutMs', () => {
+  it('abandons a hung attempt and retries, within the call deadline', async () => {
+    const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 100, timeoutMs: 5_000, maxRetries: 1 } });
+    let firstSawAbort = false;
+    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (firstSawAbort = true)), async () => 'second attempt');
+    const started = performance.now();
+    expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('second attempt');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(firstSawAbort).toBe(true);
+  });
+
+  it('hands a hung primary to its fallback instead of spending the whole deadline', async () => {
+    const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 100, maxRetries: 0, fallbacks: ['backup'] }, backup: {} });
+    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options));
+    drivers.get('backup')!.steps.push(async () => 'from backup');
+    const error = await registry.llm('chat').generate(user).then((a) => a.choices[0]!.message.content, (e: unknown) => e);
+    expect(error).toBe('from backup');
+  });
+
+  it('fails with code attempt-timeout when no retry is left', async () => {
+    const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 50, maxRetries: 0 } });
+    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options));
+    await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({
+      code: 'attempt-timeout',
+      retryable: true,
+      message: 'llm "chat" (scripted): the attempt took longer than attemptTimeoutMs 50 ms.',
+    });
   });
 });
 

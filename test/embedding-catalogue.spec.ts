@@ -123,7 +123,7 @@ afterEach(async () => {
 /** Boots the module with inline config, the way an app does, and returns the registry. */
 async function boot(embedding: Record<string, Record<string, unknown>>): Promise<ProvidersRegistry> {
   const module = await Test.createTestingModule({
-    imports: [ProvidersModule.forRoot({ env: {}, config: { embedding: embedding as never }, providers: CATALOGUE })],
+    imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { embedding: embedding as never }, providers: CATALOGUE })],
   }).compile();
   modules.push(module);
   return module.get(ProvidersRegistry);
@@ -462,6 +462,7 @@ describe('ollama specifics', () => {
     const module = await Test.createTestingModule({
       imports: [
         ProvidersModule.forRoot({
+          configPath: [],
           env: { KEEP: '300' },
           providers: CATALOGUE,
           config: {
@@ -520,6 +521,7 @@ describe('cohere specifics', () => {
     const module = await Test.createTestingModule({
       imports: [
         ProvidersModule.forRoot({
+          configPath: [],
           env: { COHERE_API_KEY: API_KEY },
           providers: CATALOGUE,
           config: {

@@ -14,7 +14,7 @@ afterEach(async () => {
 async function setup(llm: Record<string, Record<string, unknown>>) {
   const { definition, drivers } = scriptedLLMProvider();
   const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: config as never, providers: [definition] })] }).compile();
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: config as never, providers: [definition] })] }).compile();
   module.useLogger(false);
   modules.push(module);
   return { registry: module.get(ProvidersRegistry), drivers };
@@ -161,7 +161,7 @@ describe('deployments', () => {
 describe('graceful shutdown', () => {
   const appWith = async (llm: Record<string, unknown>, shutdownGraceMs: number) => {
     const { definition, drivers } = scriptedLLMProvider();
-    @Module({ imports: [ProvidersModule.forRoot({ env: {}, providers: [definition], shutdownGraceMs, config: { llm: { chat: { type: 'scripted', model: 'm', ...llm } } } })] })
+    @Module({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [definition], shutdownGraceMs, config: { llm: { chat: { type: 'scripted', model: 'm', ...llm } } } })] })
     class AppModule {}
     const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
     return { app, driver: drivers.get('chat')! };

@@ -42,7 +42,7 @@ describe('ProvidersModule.forRoot', () => {
   it('injects named instances by decorator and the default by type (needs emitDecoratorMetadata)', async () => {
     const { definition } = scriptedLLMProvider();
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ env: {}, config: twoLLMs, providers: [definition] })],
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition] })],
       providers: [ChatService],
     }).compile();
     const service = module.get(ChatService);
@@ -59,7 +59,7 @@ describe('ProvidersModule.forRoot', () => {
     const { definition } = scriptedLLMProvider();
     const fake = new FakeLLM({ name: 'chat', replies: ['scripted answer'] });
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ env: {}, config: twoLLMs, providers: [definition] })],
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition] })],
       providers: [ChatService],
     })
       .overrideProvider(getLLMToken('chat'))
@@ -79,6 +79,7 @@ describe('ProvidersModule.forRoot', () => {
     const module = await Test.createTestingModule({
       imports: [
         ProvidersModule.forRoot({
+          configPath: [],
           env: {},
           providers: [llm.definition, embedding.definition, reranker.definition],
           config: { ...twoLLMs, embedding: { docs: { type: 'scripted', model: 'e' } }, reranker: { default: { type: 'scripted', model: 'r' } } },
@@ -102,7 +103,7 @@ describe('ProvidersModule.forRoot', () => {
     const { definition, drivers } = scriptedLLMProvider();
     const app = await NestFactory.createApplicationContext(
       (() => {
-        @Module({ imports: [ProvidersModule.forRoot({ env: {}, config: twoLLMs, providers: [definition] })] })
+        @Module({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition] })] })
         class AppModule {}
         return AppModule;
       })(),
@@ -115,7 +116,7 @@ describe('ProvidersModule.forRoot', () => {
 
   it('keeps tokens inside the importing module when isGlobal is false', async () => {
     const { definition } = scriptedLLMProvider();
-    @Module({ imports: [ProvidersModule.forRoot({ env: {}, config: twoLLMs, providers: [definition], isGlobal: false })], providers: [ChatService], exports: [ChatService] })
+    @Module({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition], isGlobal: false })], providers: [ChatService], exports: [ChatService] })
     class FeatureWithProviders {}
     @Module({ providers: [ChatService] })
     class FeatureWithout {}
@@ -131,7 +132,7 @@ describe('ProvidersModule.forRoot', () => {
 
   it('refuses a provider definition that is not one, and the same type registered twice', async () => {
     const { definition } = scriptedLLMProvider();
-    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: {}, providers: [definition, { ...definition }, { type: 'x' } as never] })] })
+    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: {}, providers: [definition, { ...definition }, { type: 'x' } as never] })] })
       .compile()
       .then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(ProvidersConfigError);
@@ -144,7 +145,7 @@ describe('ProvidersModule.forRoot', () => {
   it('reports a driver that cannot be created as a bootstrap error, without its secret', async () => {
     const { definition } = scriptedLLMProvider();
     const broken = { ...definition, type: 'broken', create: () => { throw new Error('cannot open model with key sk-abcdef123456'); } };
-    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config: { llm: { a: { type: 'broken', model: 'm' } } }, providers: [broken] })] })
+    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { llm: { a: { type: 'broken', model: 'm' } } }, providers: [broken] })] })
       .compile()
       .then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(ProvidersConfigError);
@@ -168,6 +169,7 @@ describe('ProvidersModule.forRootAsync', () => {
           names: { llm: ['chat'] },
           providers: [definition],
           useFactory: (config: ConfigService) => ({
+            configPath: [],
             env: {},
             config: { llm: { chat: { type: 'scripted', model: config.getOrThrow<string>('chatModel') }, other: { type: 'scripted', model: 'o' } }, defaults: { llm: 'chat' } },
           }),
@@ -191,7 +193,7 @@ describe('ProvidersModule.forRootAsync', () => {
     @Module({ imports: [ProvidersModule.forFeature({ llm: ['summarize'] })], providers: [Summaries], exports: [Summaries] })
     class SummariesModule {}
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRootAsync({ providers: [definition], useFactory: async () => ({ env: {}, config: twoLLMs }) }), SummariesModule],
+      imports: [ProvidersModule.forRootAsync({ providers: [definition], useFactory: async () => ({ configPath: [], env: {}, config: twoLLMs }) }), SummariesModule],
     }).compile();
     expect(module.get(Summaries).llm.model).toBe('sum-model');
     await module.close();
@@ -200,7 +202,7 @@ describe('ProvidersModule.forRootAsync', () => {
   it('fails bootstrap when a declared name is not in the config the factory gave', async () => {
     const { definition } = scriptedLLMProvider();
     const error = await Test.createTestingModule({
-      imports: [ProvidersModule.forRootAsync({ names: { llm: ['chta'] }, providers: [definition], useFactory: () => ({ env: {}, config: twoLLMs }) })],
+      imports: [ProvidersModule.forRootAsync({ names: { llm: ['chta'] }, providers: [definition], useFactory: () => ({ configPath: [], env: {}, config: twoLLMs }) })],
     })
       .compile()
       .then(() => undefined, (err: unknown) => err);
@@ -209,7 +211,7 @@ describe('ProvidersModule.forRootAsync', () => {
 
   it('reports config errors from the factory as one ProvidersConfigError', async () => {
     const error = await Test.createTestingModule({
-      imports: [ProvidersModule.forRootAsync({ useFactory: () => ({ env: {}, config: { llm: { a: { type: 'nope' } } } }) })],
+      imports: [ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: { llm: { a: { type: 'nope' } } } }) })],
     })
       .compile()
       .then(() => undefined, (err: unknown) => err);
@@ -227,7 +229,7 @@ describe('rerankers and embedders through the module', () => {
   it('splits a large document set at the service limit, merges, sorts, then applies threshold and topK', async () => {
     const { definition, drivers } = scriptedRerankerProvider(2);
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ env: {}, providers: [definition], config: { reranker: { default: { type: 'scripted', model: 'r' } } } })],
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [definition], config: { reranker: { default: { type: 'scripted', model: 'r' } } } })],
       providers: [Ranker],
     }).compile();
     const docs = ['cat', 'cat cat cat', 'dog', 'cat cat', 'cat dog cat cat cat'];
@@ -251,6 +253,7 @@ describe('rerankers and embedders through the module', () => {
     const module = await Test.createTestingModule({
       imports: [
         ProvidersModule.forRoot({
+          configPath: [],
           env: {},
           providers: [definition],
           config: { embedding: { docs: { type: 'scripted', model: 'e', dimensions: 4 }, small: { type: 'scripted', model: 'e', batchSize: 2 } } as never },

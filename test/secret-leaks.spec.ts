@@ -71,7 +71,7 @@ describe('no key in errors or logs, whatever the upstream echoes', () => {
         status = code;
         logs.length = 0;
         const module = await Test.createTestingModule({
-          imports: [ProvidersModule.forRoot({ env: {}, config: { [def.kind]: { probe: entryFor(def.kind, def.type) } } })],
+          imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { [def.kind]: { probe: entryFor(def.kind, def.type) } } })],
         }).compile();
         module.useLogger(logger);
         const registry = module.get(ProvidersRegistry);

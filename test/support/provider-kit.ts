@@ -16,7 +16,7 @@ export interface Booted {
 }
 
 export async function boot(config: ProvidersConfig, providers: AnyProviderDefinition[], env: Record<string, string> = {}): Promise<Booted> {
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env, config, providers })] }).compile();
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env, config, providers })] }).compile();
   return { module, registry: module.get(ProvidersRegistry), close: () => module.close() };
 }
 

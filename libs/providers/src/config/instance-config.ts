@@ -22,6 +22,9 @@ export class InstanceConfig {
   /** Deadline of one logical call (retries and fallbacks included), ms. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) timeoutMs?: number;
 
+  /** The longest one attempt may take before it is abandoned and retried (or a fallback tried), ms; none by default. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) attemptTimeoutMs?: number;
+
   /** Retries after the first attempt, for retryable failures only. */
   @IsOptional() @ToNumber() @IsInt() @Min(0) @Max(10) maxRetries?: number;
 

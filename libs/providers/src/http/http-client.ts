@@ -60,7 +60,10 @@ export class HttpClient {
     }
     if (!response.body) throw badResponse(this.site, 'the event stream has no body');
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
+    // The event being read, in pieces: joined only when a blank line ends it, so one large event
+    // costs its size, not its size squared.
+    let pieces: string[] = [];
+    let tail = '';
     try {
       for (;;) {
         let read: ReadableStreamReadResult<string>;
@@ -70,17 +73,22 @@ export class HttpClient {
           throw this.#failure(err, signal, 'the stream from');
         }
         if (read.done) break;
-        buffer += read.value;
-        // Events end with a blank line; a partial one waits for the next read.
+        // A boundary may straddle two reads: look at the end of the last one too.
+        const window = tail + read.value;
+        pieces.push(read.value);
+        tail = window.slice(-3);
+        if (!/\r?\n\r?\n/.test(window)) continue;
+        let buffer = pieces.join('');
         let end: RegExpExecArray | null;
         while ((end = /\r?\n\r?\n/.exec(buffer))) {
-          const block = buffer.slice(0, end.index);
+          const event = parseEvent(buffer.slice(0, end.index));
           buffer = buffer.slice(end.index + end[0].length);
-          const event = parseEvent(block);
           if (event) yield event;
         }
+        pieces = buffer ? [buffer] : [];
+        tail = buffer.slice(-3);
       }
-      const last = parseEvent(buffer);
+      const last = parseEvent(pieces.join(''));
       if (last) yield last;
       if (signal.aborted) throw this.#failure(undefined, signal);
     } finally {

@@ -1,5 +1,5 @@
 import type { InstanceConfig } from '../config/instance-config.js';
-import { isAbortError, ProviderError } from '../errors/provider-error.js';
+import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
 import { redactSecrets } from '../util/redact.js';
 import { abortErrorOf, linkedController, raceAbort, sleep } from './abort.js';
@@ -14,6 +14,8 @@ export interface CallPolicy {
   backoffMaxMs: number;
   /** The longest Retry-After we honour; a longer one fails the attempt at once (or goes to a fallback). */
   retryAfterMaxMs: number;
+  /** The longest one attempt may take before it is abandoned and retried (or a fallback tried); none by default. */
+  attemptTimeoutMs?: number;
 }
 
 /** Defaults per kind; docs/reliability.md explains them. */
@@ -31,6 +33,7 @@ export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy
     maxRetries: config.maxRetries ?? base.maxRetries,
     idleTimeoutMs: config.idleTimeoutMs ?? base.idleTimeoutMs,
     retryAfterMaxMs: config.retryAfterMaxMs ?? base.retryAfterMaxMs,
+    attemptTimeoutMs: config.attemptTimeoutMs,
   };
 }
 
@@ -95,8 +98,10 @@ export class CallScope {
     return normalizeError(err, site);
   }
 
+  /** Ends the call: whatever still runs under it (a batch's siblings after one failed) is aborted. */
   dispose(): void {
     clearTimeout(this.timer);
+    if (!this.controller.signal.aborted) this.controller.abort(new ProviderAbortError('the call has ended'));
     this.unlink();
   }
 }
@@ -134,11 +139,20 @@ export async function withRetries<T>(
   for (let n = 0; ; n++) {
     scope.attempts++;
     const { controller, unlink } = linkedController(scope.signal);
+    const attemptTimer = policy.attemptTimeoutMs === undefined ? undefined : setTimeout(() => {
+      controller.abort(
+        new ProviderError(`${describeSite(site)}: the attempt took longer than attemptTimeoutMs ${policy.attemptTimeoutMs} ms.`, {
+          instance: site.name, type: site.type, kind: site.kind, retryable: true, code: 'attempt-timeout',
+        }),
+      );
+    }, policy.attemptTimeoutMs);
     try {
-      return await raceAbort(attempt(controller.signal), scope.signal);
+      return await raceAbort(attempt(controller.signal), controller.signal);
     } catch (err) {
       controller.abort();
-      const error = scope.failure(err, site);
+      const own = controller.signal.reason;
+      // An attempt that ran out of its own time is retryable; anything else is what it is.
+      const error = !scope.signal.aborted && own instanceof ProviderError && own.code === 'attempt-timeout' ? own : scope.failure(err, site);
       // A local budget already waited as long as it may: another attempt here would only wait again.
       if (!(error instanceof ProviderError) || !error.retryable || error.code === 'rate-limited' || scope.signal.aborted || n >= policy.maxRetries) {
         throw error;
@@ -151,6 +165,7 @@ export async function withRetries<T>(
         throw scope.failure(sleepErr, site);
       }
     } finally {
+      clearTimeout(attemptTimer);
       unlink();
     }
   }
