@@ -10,16 +10,21 @@ import {
   ProvidersTestingModule,
   estimateTokens,
   wordOverlapScore,
-} from '../libs/providers/src/testing/index.js';
-// libs/providers/src/index.ts does not exist yet; these names are imported from their own files.
-import { ProvidersConfigError } from '../libs/providers/src/config/config-error.js';
-import { Embedder } from '../libs/providers/src/embedding/embedder.js';
-import { ProviderAbortError, ProviderError } from '../libs/providers/src/errors/provider-error.js';
-import { LLM } from '../libs/providers/src/llm/llm.js';
-import { InjectEmbedder, InjectLLM, InjectReranker } from '../libs/providers/src/module/decorators.js';
-import { getLLMToken } from '../libs/providers/src/module/tokens.js';
-import { NoDefaultInstanceError, ProvidersRegistry } from '../libs/providers/src/registry/providers-registry.js';
-import { Reranker } from '../libs/providers/src/reranker/reranker.js';
+} from '@hush/providers/testing';
+import {
+  Embedder,
+  getLLMToken,
+  InjectEmbedder,
+  InjectLLM,
+  InjectReranker,
+  LLM,
+  NoDefaultInstanceError,
+  ProviderAbortError,
+  ProviderError,
+  ProvidersConfigError,
+  ProvidersRegistry,
+  Reranker,
+} from '@hush/providers';
 
 const user = (content: string): ChatCompletionMessageParam => ({ role: 'user', content });
 const textOf = (c: ChatCompletion) => c.choices[0]?.message.content;
@@ -48,6 +53,15 @@ function expectAbortError(error: unknown): void {
 }
 
 describe('FakeLLM', () => {
+  it('rejects the next calls with the failNext errors before the script', async () => {
+    const llm = new FakeLLM({ replies: ['scripted'] });
+    const down = new Error('down');
+    llm.failNext(down);
+    await expect(llm.generate([user('a')])).rejects.toBe(down);
+    expect(textOf(await llm.generate([user('b')]))).toBe('scripted');
+    expect(llm.calls).toHaveLength(2);
+  });
+
   it('gives the scripted replies in order, then echoes the last user message', async () => {
     const llm = new FakeLLM({ replies: ['one', 'two'] });
     const messages = [user('first'), { role: 'assistant', content: 'x' } as const, user('echo me')];

@@ -2,19 +2,16 @@ import { createHash } from 'node:crypto';
 import type { EmbedOptions, Embedder, EmbeddingResult } from '../embedding/embedder.js';
 import { ProviderError } from '../errors/provider-error.js';
 import { sleep, throwIfAborted } from '../resilience/abort.js';
-import { ADOPT_NAME, estimateTokens } from './fake-llm.js';
+import { estimateTokens } from './fake-llm.js';
+import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
-export interface FakeEmbedderOptions {
-  /** Default 'fake'; `ProvidersTestingModule` sets it to the key it is registered under when left out. */
-  name?: string;
+export interface FakeEmbedderOptions extends FakeInstanceOptions {
   /** Default 'fake-embedding'. */
   model?: string;
   /** Vector length. Default: the length of the fixed `vectors` when given, else 8. */
   dimensions?: number;
   /** Fixed vectors by exact text; every other text gets a hashed vector. All must have `dimensions` entries. */
   vectors?: Record<string, number[]>;
-  /** Wait before answering. Default 0. */
-  delayMs?: number;
 }
 
 /** One recorded call: the texts (a string input becomes one text) and the options without `signal`. */
@@ -31,22 +28,13 @@ export interface FakeEmbedderCall {
  *
  * `embed([])` resolves with no vectors and records no call, as the real embedders make none.
  */
-export class FakeEmbedder implements Embedder {
-  readonly type = 'fake';
+export class FakeEmbedder extends FakeInstance<FakeEmbedderCall> implements Embedder {
   readonly model: string;
   readonly dimensions: number;
-  /** Every call made, in order. */
-  readonly calls: FakeEmbedderCall[] = [];
-
-  private currentName: string;
-  private readonly nameGiven: boolean;
   private readonly fixed: ReadonlyMap<string, readonly number[]>;
-  private readonly delayMs: number;
-  private failures: Error[] = [];
 
   constructor(options: FakeEmbedderOptions = {}) {
-    this.currentName = options.name ?? 'fake';
-    this.nameGiven = options.name !== undefined;
+    super('FakeEmbedder', options);
     this.model = options.model ?? 'fake-embedding';
     const fixed = Object.entries(options.vectors ?? {});
     this.dimensions = options.dimensions ?? fixed[0]?.[1].length ?? 8;
@@ -61,36 +49,6 @@ export class FakeEmbedder implements Embedder {
       }
     }
     this.fixed = new Map(fixed.map(([text, vector]) => [text, [...vector]]));
-    this.delayMs = options.delayMs ?? 0;
-    if (!Number.isFinite(this.delayMs) || this.delayMs < 0) {
-      throw new RangeError(`FakeEmbedder: delayMs must be a non-negative number, got ${options.delayMs}`);
-    }
-  }
-
-  get name(): string {
-    return this.currentName;
-  }
-
-  /** The most recent call, if any. */
-  get lastCall(): FakeEmbedderCall | undefined {
-    return this.calls.at(-1);
-  }
-
-  /** Makes the next calls reject with these errors, one per call, before any vector is made. Chainable. */
-  failNext(...errors: Error[]): this {
-    this.failures.push(...errors);
-    return this;
-  }
-
-  /** Forgets the recorded calls and any pending `failNext` errors. */
-  reset(): void {
-    this.calls.length = 0;
-    this.failures = [];
-  }
-
-  /** @internal Used by `ProvidersTestingModule` to name an unnamed fake after its key. */
-  [ADOPT_NAME](name: string): void {
-    if (!this.nameGiven) this.currentName = name;
   }
 
   async embed(input: string | string[], options: EmbedOptions = {}): Promise<EmbeddingResult> {

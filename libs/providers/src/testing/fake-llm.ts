@@ -7,12 +7,8 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import { raceAbort, sleep, throwIfAborted } from '../resilience/abort.js';
 import type { GenerateBatchOptions, GenerateOptions, LLM } from '../llm/llm.js';
 import { mapConcurrent } from '../util/concurrency.js';
+import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
-/**
- * Lets `ProvidersTestingModule` name a fake after its key without a public setter. A registered
- * symbol, so every module copy (ESM and CommonJS) agrees on it.
- */
-export const ADOPT_NAME: unique symbol = Symbol.for('hush.providers.testing.adoptName');
 
 /** What a scripted reply function may give back; an `Error` (returned or thrown) makes the call reject. */
 export type FakeReplyValue = string | ChatCompletion | Error;
@@ -29,18 +25,14 @@ export type FakeReplyFn = (
  */
 export type FakeReply = FakeReplyValue | FakeReplyFn;
 
-export interface FakeLLMOptions {
-  /** Default 'fake'; `ProvidersTestingModule` sets it to the key it is registered under when left out. */
-  name?: string;
+export interface FakeLLMOptions extends FakeInstanceOptions {
   /** Default 'fake-model'. */
   model?: string;
   /** Replies given to the calls in order, one per `generate`/`stream` call (a batch makes one call per item). */
   replies?: FakeReply[];
   /** The reply once the script is used up. Default: the text of the last user message (an echo). */
   default?: FakeReply;
-  /** Wait before replying (for `stream`, before the first chunk). Default 0. */
-  delayMs?: number;
-  /** Wait between streamed chunks. Default 0. */
+  /** Wait between streamed chunks. Default 0. (`delayMs` waits before the first one.) */
   chunkDelayMs?: number;
   /** Characters (code points) per streamed content chunk. Default 4. */
   chunkSize?: number;
@@ -61,44 +53,26 @@ export interface FakeLLMCall {
  * Usage is estimated with {@link estimateTokens}: prompt tokens are summed over the messages' text,
  * completion tokens come from the reply's text.
  */
-export class FakeLLM implements LLM {
-  readonly type = 'fake';
+export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
   readonly model: string;
-  /** Every call made, in order. */
-  readonly calls: FakeLLMCall[] = [];
-
-  private currentName: string;
-  private readonly nameGiven: boolean;
   private readonly initialReplies: readonly FakeReply[];
   private script: FakeReply[];
   private readonly fallback: FakeReply;
-  private readonly delayMs: number;
   private readonly chunkDelayMs: number;
   private readonly chunkSize: number;
   private sequence = 0;
 
   constructor(options: FakeLLMOptions = {}) {
-    this.currentName = options.name ?? 'fake';
-    this.nameGiven = options.name !== undefined;
+    super('FakeLLM', options);
     this.model = options.model ?? 'fake-model';
     this.initialReplies = [...(options.replies ?? [])];
     this.script = [...this.initialReplies];
     this.fallback = options.default ?? echoLastUserMessage;
-    this.delayMs = nonNegative('delayMs', options.delayMs ?? 0);
     this.chunkDelayMs = nonNegative('chunkDelayMs', options.chunkDelayMs ?? 0);
     this.chunkSize = options.chunkSize ?? 4;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) {
       throw new RangeError(`FakeLLM: chunkSize must be a positive integer, got ${options.chunkSize}`);
     }
-  }
-
-  get name(): string {
-    return this.currentName;
-  }
-
-  /** The most recent call, if any. */
-  get lastCall(): FakeLLMCall | undefined {
-    return this.calls.at(-1);
   }
 
   /** How many scripted replies are left before the default takes over. */
@@ -118,15 +92,10 @@ export class FakeLLM implements LLM {
   }
 
   /** Back to the state right after construction: the constructor's script again, no calls recorded. */
-  reset(): void {
-    this.calls.length = 0;
+  override reset(): void {
+    super.reset();
     this.script = [...this.initialReplies];
     this.sequence = 0;
-  }
-
-  /** @internal Used by `ProvidersTestingModule` to name an unnamed fake after its key. */
-  [ADOPT_NAME](name: string): void {
-    if (!this.nameGiven) this.currentName = name;
   }
 
   generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
@@ -151,7 +120,8 @@ export class FakeLLM implements LLM {
   private take(method: FakeLLMCall['method'], messages: ChatCompletionMessageParam[], options: GenerateOptions): FakeReply {
     const { signal: _signal, ...recorded } = options;
     this.calls.push({ method, messages: [...messages], options: recorded });
-    return this.script.length > 0 ? (this.script.shift() as FakeReply) : this.fallback;
+    // failNext errors come before the script.
+    return this.failures.shift() ?? (this.script.length > 0 ? (this.script.shift() as FakeReply) : this.fallback);
   }
 
   private async resolve(

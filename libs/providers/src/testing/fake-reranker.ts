@@ -1,21 +1,17 @@
 import type { RerankOptions, RerankResult, Reranker } from '../reranker/reranker.js';
 import { raceAbort, sleep, throwIfAborted } from '../resilience/abort.js';
-import { ADOPT_NAME } from './fake-llm.js';
+import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
 /** Scores one document against the query; higher is more relevant. */
 export type FakeScoreFn = (query: string, document: string, index: number) => number | Promise<number>;
 
-export interface FakeRerankerOptions {
-  /** Default 'fake'; `ProvidersTestingModule` sets it to the key it is registered under when left out. */
-  name?: string;
+export interface FakeRerankerOptions extends FakeInstanceOptions {
   /** Default 'fake-rerank'. */
   model?: string;
   /** Scores each document. Default: {@link wordOverlapScore}. */
   score?: FakeScoreFn;
   /** Fixed scores by document index (instead of `score`); a call with more documents than scores rejects. */
   scores?: number[];
-  /** Wait before answering. Default 0. */
-  delayMs?: number;
 }
 
 /** One recorded call; `options` without `signal`. */
@@ -30,56 +26,17 @@ export interface FakeRerankerCall {
  * order; `threshold` drops scores below it, then `topK` keeps the best ones. Every call is recorded,
  * including one with no documents (which resolves with `[]`).
  */
-export class FakeReranker implements Reranker {
-  readonly type = 'fake';
+export class FakeReranker extends FakeInstance<FakeRerankerCall> implements Reranker {
   readonly model: string;
-  /** Every call made, in order. */
-  readonly calls: FakeRerankerCall[] = [];
-
-  private currentName: string;
-  private readonly nameGiven: boolean;
   private readonly score: FakeScoreFn;
   private readonly fixedScores?: readonly number[];
-  private readonly delayMs: number;
-  private failures: Error[] = [];
 
   constructor(options: FakeRerankerOptions = {}) {
     if (options.score && options.scores) throw new TypeError('FakeReranker: give `score` or `scores`, not both');
-    this.currentName = options.name ?? 'fake';
-    this.nameGiven = options.name !== undefined;
+    super('FakeReranker', options);
     this.model = options.model ?? 'fake-rerank';
     this.score = options.score ?? wordOverlapScore;
     this.fixedScores = options.scores ? [...options.scores] : undefined;
-    this.delayMs = options.delayMs ?? 0;
-    if (!Number.isFinite(this.delayMs) || this.delayMs < 0) {
-      throw new RangeError(`FakeReranker: delayMs must be a non-negative number, got ${options.delayMs}`);
-    }
-  }
-
-  get name(): string {
-    return this.currentName;
-  }
-
-  /** The most recent call, if any. */
-  get lastCall(): FakeRerankerCall | undefined {
-    return this.calls.at(-1);
-  }
-
-  /** Makes the next calls reject with these errors, one per call. Chainable. */
-  failNext(...errors: Error[]): this {
-    this.failures.push(...errors);
-    return this;
-  }
-
-  /** Forgets the recorded calls and any pending `failNext` errors. */
-  reset(): void {
-    this.calls.length = 0;
-    this.failures = [];
-  }
-
-  /** @internal Used by `ProvidersTestingModule` to name an unnamed fake after its key. */
-  [ADOPT_NAME](name: string): void {
-    if (!this.nameGiven) this.currentName = name;
   }
 
   async rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankResult[]> {

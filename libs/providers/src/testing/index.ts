@@ -20,4 +20,5 @@ export {
   type FakeRerankerOptions,
   type FakeScoreFn,
 } from './fake-reranker.js';
+export type { FakeInstanceOptions } from './fake-instance.js';
 export { ProvidersTestingModule, type ProvidersTestingModuleOptions } from './providers-testing.module.js';

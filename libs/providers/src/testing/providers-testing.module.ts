@@ -12,7 +12,7 @@ import {
   type RegistryContents,
 } from '../registry/providers-registry.js';
 import { chooseDefault } from '../registry/default-choice.js';
-import { ADOPT_NAME } from './fake-llm.js';
+import { ADOPT_NAME } from './fake-instance.js';
 
 export interface ProvidersTestingModuleOptions {
   /** LLMs by name (fakes or any other `LLM`), bound to `getLLMToken(name)`. */
