@@ -62,10 +62,8 @@ export class AnthropicFakeServer extends FakeHttpServer {
     this.#options = options;
   }
 
-  static async start(options: AnthropicFakeOptions = {}): Promise<AnthropicFakeServer> {
-    const fake = new AnthropicFakeServer(options);
-    await fake.listen();
-    return fake;
+  static start(options: AnthropicFakeOptions = {}): Promise<AnthropicFakeServer> {
+    return this.listening(new AnthropicFakeServer(options));
   }
 
   /** The API root, as `baseUrl` takes it (like `https://api.anthropic.com`: no `/v1`). */

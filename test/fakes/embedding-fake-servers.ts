@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { countWords, isObject, JsonServiceFakeServer, type AnswerScript, type JsonServiceBehaviour, type RecordedRequest } from './fake-http-server.js';
 import { fakeEmbedding } from './openai-fake-server.js';
+
+export type { RecordedRequest } from './fake-http-server.js';
 
 /**
  * Fake embedding services on 127.0.0.1 (random port), one per server, each speaking its service's
@@ -21,30 +23,8 @@ import { fakeEmbedding } from './openai-fake-server.js';
 
 export type EmbeddingService = 'tei' | 'ollama' | 'cohere' | 'jina' | 'voyage';
 
-export interface RecordedRequest {
-  readonly seq: number;
-  readonly method: string;
-  /** Path with query, as received. */
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  /** The parsed JSON body; undefined when there was none or it did not parse. */
-  body: any;
-  rawBody: string;
-  /** True when the client closed the connection before the answer ended. */
-  aborted: boolean;
-}
-
-export type FakeBehaviour =
-  /** Answer `status` with the service's error body carrying `message` (or `body` as raw text), and extra headers. */
-  | { kind: 'error'; status: number; message?: string; body?: string; headers?: Record<string, string> }
-  /** Answer `status` with this exact body and content type. */
-  | { kind: 'raw'; status: number; body: string; contentType?: string }
-  /** Wait, then answer normally. */
-  | { kind: 'delay'; ms: number }
-  /** Never answer. */
-  | { kind: 'hang' }
-  /** Answer normally, but pass the JSON answer through `fn` first. */
-  | { kind: 'mutate'; fn: (answer: any) => any };
+/** What the server does with one request, in place of its normal answer (errors come in the service's own error body). */
+export type FakeBehaviour = JsonServiceBehaviour;
 
 export interface EmbeddingFakeOptions {
   /** When set, every request must carry `Authorization: Bearer <apiKey>` (401 otherwise, in the service's words). */
@@ -92,42 +72,25 @@ class Refusal {
   ) {}
 }
 
-export class EmbeddingFakeServer {
-  readonly requests: RecordedRequest[] = [];
-  readonly service: EmbeddingService;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #queue: FakeBehaviour[] = [];
-  readonly #waiters = new Set<() => void>();
+export class EmbeddingFakeServer extends JsonServiceFakeServer {
+  readonly service: EmbeddingService;
   readonly #options: EmbeddingFakeOptions;
-  #port = 0;
-  #seq = 0;
 
   private constructor(service: EmbeddingService, options: EmbeddingFakeOptions) {
+    super(MAX_BODY_BYTES);
     this.service = service;
     this.#options = options;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
-  static async start(service: EmbeddingService, options: EmbeddingFakeOptions = {}): Promise<EmbeddingFakeServer> {
-    const fake = new EmbeddingFakeServer(service, options);
-    await new Promise<void>((resolve, reject) => {
-      fake.#server.once('error', reject);
-      fake.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    fake.#port = (fake.#server.address() as AddressInfo).port;
-    return fake;
+  static start(service: EmbeddingService, options: EmbeddingFakeOptions = {}): Promise<EmbeddingFakeServer> {
+    return this.listening(new EmbeddingFakeServer(service, options));
   }
 
   /** The API root, as `baseUrl` takes it (no path: every service's SDK takes the bare host). */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.origin;
   }
 
   /** The per-request input limit this fake enforces. */
@@ -135,141 +98,35 @@ export class EmbeddingFakeServer {
     return this.#options.maxBatch ?? SERVICE_LIMITS[this.service];
   }
 
-  get lastRequest(): RecordedRequest | undefined {
-    return this.requests[this.requests.length - 1];
-  }
-
   /** The inputs of every recorded request, by request. */
   get batches(): string[][] {
     return this.requests.map((r) => (inputsOf(this.service, r.body) ?? []) as string[]);
   }
 
-  enqueue(behaviour: FakeBehaviour, times = 1): this {
-    for (let i = 0; i < times; i++) this.#queue.push(behaviour);
-    return this;
+  protected override get label(): string {
+    return `${this.service} fake`;
   }
 
-  /** The next `times` requests get `status` with the service's error body (and `headers`, e.g. retry-after). */
-  failNext(status: number, message?: string, options: { times?: number; headers?: Record<string, string> } = {}): this {
-    return this.enqueue({ kind: 'error', status, message, headers: options.headers }, options.times ?? 1);
+  protected defaultErrorMessage(status: number): string {
+    return `fake ${this.service} error ${status}`;
   }
 
-  /** The next request gets this exact body (malformed JSON, an HTML page, a wrong shape). */
-  rawNext(status: number, body: string, contentType = 'application/json'): this {
-    return this.enqueue({ kind: 'raw', status, body, contentType });
-  }
-
-  /** The next request's normal JSON answer goes through `fn` first. */
-  mutateNext(fn: (answer: any) => any): this {
-    return this.enqueue({ kind: 'mutate', fn });
-  }
-
-  hangNext(): this {
-    return this.enqueue({ kind: 'hang' });
-  }
-
-  delayNext(ms: number): this {
-    return this.enqueue({ kind: 'delay', ms });
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.#queue.length = 0;
-  }
-
-  /** Resolves once `predicate` holds for the recorded requests; rejects after `timeoutMs`. */
-  waitFor(predicate: (requests: readonly RecordedRequest[]) => boolean, timeoutMs = 2000): Promise<void> {
-    if (predicate(this.requests)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this.requests)) return;
-        this.#waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`${this.service} fake: condition not met within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
-  }
-
-  #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: RecordedRequest = {
-      seq: ++this.#seq,
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: req.headers,
-      body: undefined,
-      rawBody: '',
-      aborted: false,
-    };
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        record.aborted = true;
-        this.#notify();
-      }
-    });
-    record.rawBody = await readBody(req);
-    let parseFailed = false;
-    if (record.rawBody.length > 0) {
-      try {
-        record.body = JSON.parse(record.rawBody);
-      } catch {
-        parseFailed = true;
-      }
-    }
-    this.requests.push(record);
-    this.#notify();
-
-    const behaviour = this.#queue.shift();
-    if (behaviour?.kind === 'delay') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#timers.delete(timer);
-          resolve();
-        }, behaviour.ms);
-        this.#timers.add(timer);
-      });
-      if (res.destroyed) return;
-    }
-    if (behaviour?.kind === 'hang') return;
-    if (behaviour?.kind === 'error') {
-      if (behaviour.body !== undefined) return sendRaw(res, behaviour.status, behaviour.body, 'application/json', behaviour.headers);
-      return this.#sendError(res, behaviour.status, behaviour.message ?? `fake ${this.service} error ${behaviour.status}`, behaviour.headers);
-    }
-    if (behaviour?.kind === 'raw') return sendRaw(res, behaviour.status, behaviour.body, behaviour.contentType ?? 'application/json');
-
-    const route = `${record.method} ${record.path.split('?')[0]}`;
+  protected serve(request: RecordedRequest, res: ServerResponse, script: AnswerScript): void {
+    const route = `${request.method} ${request.pathname}`;
     if (this.service === 'tei' && route === 'GET /info') {
-      return sendJson(res, 200, { model_id: 'fake/tei-model', max_client_batch_size: this.limit, max_batch_tokens: 16384, version: '1.8.0' });
+      return this.sendJson(res, request, 200, { model_id: 'fake/tei-model', max_client_batch_size: this.limit, max_batch_tokens: 16384, version: '1.8.0' });
     }
-    if (route !== ROUTES[this.service]) return this.#sendError(res, 404, `no route ${route}`);
+    if (route !== ROUTES[this.service]) return this.sendError(res, request, 404, `no route ${route}`);
 
-    const auth = this.#checkAuth(req.headers.authorization);
-    if (auth) return this.#sendError(res, auth.status, auth.message);
-    if (parseFailed) return this.#sendError(res, this.service === 'cohere' || this.service === 'voyage' ? 400 : 422, 'the request body is not valid JSON');
+    const auth = this.#checkAuth(request.headers.authorization);
+    if (auth) return this.sendError(res, request, auth.status, auth.message);
+    if (request.invalidJson) return this.sendError(res, request, this.service === 'cohere' || this.service === 'voyage' ? 400 : 422, 'the request body is not valid JSON');
 
     try {
-      let answer = this.#answer(record.body);
-      if (behaviour?.kind === 'mutate') answer = behaviour.fn(answer);
-      sendJson(res, 200, answer);
+      const answer = this.#answer(request.body);
+      this.answerJson(res, request, answer, script);
     } catch (err) {
-      if (err instanceof Refusal) return this.#sendError(res, err.status, err.message);
+      if (err instanceof Refusal) return this.sendError(res, request, err.status, err.message);
       throw err;
     }
   }
@@ -291,20 +148,20 @@ export class EmbeddingFakeServer {
     }
   }
 
-  #sendError(res: ServerResponse, status: number, message: string, headers?: Record<string, string>): void {
+  protected sendError(res: ServerResponse, request: RecordedRequest, status: number, message: string, headers?: Record<string, string>): void {
     switch (this.service) {
       case 'tei': {
-        if (message === '') return sendRaw(res, status, '', 'text/plain', headers);
+        if (message === '') return this.sendRaw(res, request, status, '', 'text/plain', headers);
         const errorType = status === 429 ? 'overloaded' : status === 503 ? 'unhealthy' : status === 424 || status >= 500 ? 'backend' : 'validation';
-        return sendJson(res, status, { error: message, error_type: errorType }, headers);
+        return this.sendJson(res, request, status, { error: message, error_type: errorType }, headers);
       }
       case 'ollama':
-        return sendJson(res, status, { error: message }, headers);
+        return this.sendJson(res, request, status, { error: message }, headers);
       case 'cohere':
-        return sendJson(res, status, { id: randomUUID(), message }, headers);
+        return this.sendJson(res, request, status, { id: randomUUID(), message }, headers);
       case 'jina':
       case 'voyage':
-        return sendJson(res, status, { detail: message }, headers);
+        return this.sendJson(res, request, status, { detail: message }, headers);
     }
   }
 
@@ -431,31 +288,4 @@ function inputsOf(service: EmbeddingService, body: any): unknown[] | undefined {
 
 function checkOptionalBoolean(body: Record<string, unknown>, key: string, status: number): void {
   if (body[key] !== undefined && typeof body[key] !== 'boolean') throw new Refusal(status, `${key} must be a boolean`);
-}
-
-function countWords(text: string): number {
-  return text.split(/\s+/).filter(Boolean).length;
-}
-
-function isObject(value: unknown): value is Record<string, any> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendRaw(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>): void {
-  sendRaw(res, status, JSON.stringify(value), 'application/json', headers);
 }

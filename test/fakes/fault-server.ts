@@ -1,5 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeFloat32, FakeHttpBase, mulberry32, parseJson, readBody, writeAnswer } from './fake-http-server.js';
+
+export { mulberry32 } from './fake-http-server.js';
 
 /**
  * A fault-injecting upstream on 127.0.0.1 (random port), for the fault suite (issue 6).
@@ -92,52 +94,24 @@ const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 export const MAX_HUGE_BYTES = 64 * 1024 * 1024;
 const PIECE_BYTES = 64 * 1024;
 
-export class FaultServer {
-  readonly requests: FaultRequest[] = [];
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+export class FaultServer extends FakeHttpBase<FaultRequest> {
   readonly #plans = new Map<Route, RoutePlan>();
-  readonly #waiters = new Set<() => void>();
   readonly #options: Required<FaultServerOptions>;
-  #closing = false;
-  #port = 0;
   #seq = 0;
 
   private constructor(options: FaultServerOptions) {
+    super();
     this.#options = { dimensions: options.dimensions ?? 8, maxHangMs: options.maxHangMs ?? 60_000 };
-    this.#server = createServer((req, res) => void this.#handle(req, res).catch(() => res.destroy()));
-    this.#server.keepAliveTimeout = 5_000;
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
     for (const route of ROUTES) this.#plans.set(route, { queue: [] });
   }
 
-  static async start(options: FaultServerOptions = {}): Promise<FaultServer> {
-    const server = new FaultServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    server.#port = (server.#server.address() as AddressInfo).port;
-    return server;
+  static start(options: FaultServerOptions = {}): Promise<FaultServer> {
+    return this.listening(new FaultServer(options));
   }
 
-  /** `http://127.0.0.1:<port>`: the `baseUrl` of a vLLM reranker. */
-  get origin(): string {
-    return `http://127.0.0.1:${this.#port}`;
-  }
-
-  /** `http://127.0.0.1:<port>/v1`: the `baseUrl` of an openai-compatible instance. */
+  /** `http://127.0.0.1:<port>/v1`: the `baseUrl` of an openai-compatible instance (`origin`: that of a vLLM reranker). */
   get baseUrl(): string {
     return `${this.origin}/v1`;
-  }
-
-  /** Sockets open on the server side right now. */
-  get openSockets(): number {
-    return this.#sockets.size;
   }
 
   /** The next `times` requests to `route` get `fault` (after those already queued). */
@@ -166,9 +140,9 @@ export class FaultServer {
   }
 
   /** Forgets every fault plan and every recorded request. */
-  reset(): void {
+  override reset(): void {
     for (const route of ROUTES) this.#plans.set(route, { queue: [] });
-    this.requests.length = 0;
+    super.reset();
   }
 
   /** Requests received on `route` (every attempt counts, whatever its answer). */
@@ -176,47 +150,22 @@ export class FaultServer {
     return route === undefined ? this.requests.length : this.requests.filter((r) => r.route === route).length;
   }
 
-  /** Resolves once `predicate` holds for the recorded requests; rejects after `timeoutMs`. */
-  waitFor(predicate: (requests: readonly FaultRequest[]) => boolean, timeoutMs = 2_000): Promise<void> {
-    if (predicate(this.requests)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this.requests)) return;
-        this.#waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`fault server: condition not met within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
-  }
-
   /** Resolves once every request received so far has ended (answered, or the connection closed). */
   waitForIdle(timeoutMs = 2_000): Promise<void> {
     return this.waitFor((reqs) => reqs.every((r) => r.endedAt !== undefined), timeoutMs);
   }
 
-  /** Stops listening, destroys every connection (hung ones included) and clears every timer. */
-  async close(): Promise<void> {
-    this.#closing = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
-    for (const waiter of [...this.#waiters]) waiter();
+  protected override get label(): string {
+    return 'fault server';
+  }
+
+  /** A fault of the fake itself ends its connection. */
+  protected override handlerFailed(_error: unknown, res: ServerResponse): void {
+    res.destroy();
   }
 
   #plan(route: Route): RoutePlan {
     return this.#plans.get(route)!;
-  }
-
-  #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
   }
 
   #choose(route: Route): Fault | undefined {
@@ -234,35 +183,13 @@ export class FaultServer {
     return rate.faults[rate.faults.length - 1]!.fault;
   }
 
-  /** A timer the server owns: cleared on close(), never keeping the process alive. */
-  #timer(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, ms);
-    timer.unref();
-    this.#timers.add(timer);
-    return timer;
-  }
-
-  #clearTimer(timer: NodeJS.Timeout | undefined): void {
-    if (!timer) return;
-    clearTimeout(timer);
-    this.#timers.delete(timer);
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req).catch(() => undefined);
-    if (raw === undefined || this.#closing) {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, MAX_REQUEST_BYTES).catch(() => undefined);
+    if (raw === undefined || this.closing) {
       res.destroy();
       return;
     }
-    let body: any;
-    try {
-      body = raw.length > 0 ? JSON.parse(raw) : undefined;
-    } catch {
-      body = undefined;
-    }
+    const body = parseJson(raw);
     const pathname = new URL(req.url ?? '/', 'http://fault').pathname;
     const route = routeOf(req.method ?? 'GET', pathname);
     const stream = route === 'chat' && body?.stream === true;
@@ -281,13 +208,13 @@ export class FaultServer {
       record.finished = true;
     });
     res.on('close', () => {
-      this.#clearTimer(hangTimer);
+      this.clearTimer(hangTimer);
       record.endedAt = performance.now();
-      if (!res.writableFinished && !serverDestroyed && !this.#closing) record.aborted = true;
-      this.#notify();
+      if (!res.writableFinished && !serverDestroyed && !this.closing) record.aborted = true;
+      this.notify();
     });
     this.requests.push(record);
-    this.#notify();
+    this.notify();
 
     if (route === 'unknown') return this.#json(res, record, 404, { error: { message: `no route ${req.method} ${pathname}`, type: 'invalid_request_error', param: null, code: null } });
     if (body === undefined || typeof body !== 'object') {
@@ -295,7 +222,7 @@ export class FaultServer {
     }
     /** Leaves the request unanswered, bounded by maxHangMs. */
     const hang = () => {
-      hangTimer = this.#timer(this.#options.maxHangMs, destroy);
+      hangTimer = this.timer(this.#options.maxHangMs, destroy);
     };
 
     switch (fault?.kind) {
@@ -311,8 +238,8 @@ export class FaultServer {
       case 'hang':
         return hang();
       case 'delay':
-        await new Promise<void>((resolve) => this.#timer(fault.ms, resolve));
-        if (res.destroyed || this.#closing) return;
+        await this.sleep(fault.ms);
+        if (res.destroyed || this.closing) return;
         break;
       default:
         break;
@@ -394,7 +321,7 @@ export class FaultServer {
   async #pump(res: ServerResponse, record: FaultRequest, pieces: Iterable<string | Buffer>, delayMs: number): Promise<void> {
     // Bounded: the pieces come from a finite list (at most MAX_HUGE_BYTES of padding).
     for (const piece of pieces) {
-      if (res.destroyed || this.#closing) return;
+      if (res.destroyed || this.closing) return;
       const drained = this.#write(res, record, piece);
       if (!drained) {
         await new Promise<void>((resolve) => {
@@ -407,9 +334,9 @@ export class FaultServer {
           res.on('close', done);
         });
       }
-      if (delayMs > 0 && typeof piece !== 'string') await new Promise<void>((resolve) => this.#timer(delayMs, resolve));
+      if (delayMs > 0 && typeof piece !== 'string') await this.sleep(delayMs);
     }
-    if (res.destroyed || this.#closing) return;
+    if (res.destroyed || this.closing) return;
     res.end();
   }
 
@@ -420,10 +347,7 @@ export class FaultServer {
   }
 
   #raw(res: ServerResponse, record: FaultRequest, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
-    if (res.destroyed) return;
-    res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-request-id': `req_fault_${record.seq}`, ...headers });
-    record.bytesWritten += Buffer.byteLength(body);
-    res.end(body);
+    if (writeAnswer(res, status, body, contentType, { 'x-request-id': `req_fault_${record.seq}`, ...headers })) record.bytesWritten += Buffer.byteLength(body);
   }
 
   #json(res: ServerResponse, record: FaultRequest, status: number, value: unknown, headers?: Record<string, string>): void {
@@ -528,38 +452,4 @@ export function relevance(query: string, document: string): number {
 export function vectorOf(text: string, dimensions: number): number[] {
   const random = mulberry32([...text].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0, 0x811c9dc5));
   return Array.from({ length: dimensions }, () => Math.fround(random() * 2 - 1));
-}
-
-function encodeFloat32(vector: number[]): string {
-  const bytes = Buffer.alloc(vector.length * 4);
-  vector.forEach((x, i) => bytes.writeFloatLE(x, i * 4));
-  return bytes.toString('base64');
-}
-
-/** A small seeded generator: the same seed gives the same draws. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (part: Buffer) => {
-      size += part.length;
-      if (size > MAX_REQUEST_BYTES) {
-        req.destroy();
-        reject(new Error('request body too large'));
-      } else parts.push(part);
-    });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -67,10 +67,8 @@ export class GeminiFakeServer extends FakeHttpServer {
     this.#options = options;
   }
 
-  static async start(options: GeminiFakeOptions = {}): Promise<GeminiFakeServer> {
-    const fake = new GeminiFakeServer(options);
-    await fake.listen();
-    return fake;
+  static start(options: GeminiFakeOptions = {}): Promise<GeminiFakeServer> {
+    return this.listening(new GeminiFakeServer(options));
   }
 
   /** The native API root, as the `gemini` embedding type's `baseUrl` takes it. */
@@ -108,7 +106,7 @@ export class GeminiFakeServer extends FakeHttpServer {
       });
     }
     if (request.method !== 'POST') return fail(404, `Method not found.`);
-    if (request.rawBody && request.body === undefined) return fail(400, 'Invalid JSON payload received. Unexpected token.');
+    if (request.invalidJson) return fail(400, 'Invalid JSON payload received. Unexpected token.');
 
     const embed = EMBED_ROUTE.exec(request.pathname);
     if (embed) return this.#embed(decodeURIComponent(embed[1]!), request, res, script, fail);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { countWords, fnv1a, isObject, JsonServiceFakeServer, type AnswerScript, type JsonServiceBehaviour, type RecordedRequest } from './fake-http-server.js';
+
+export type { RecordedRequest } from './fake-http-server.js';
 
 /**
  * Fake rerank services on 127.0.0.1 (random port), one per server, each speaking its own service's
@@ -15,31 +17,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type RerankService = 'cohere' | 'jina' | 'voyage' | 'vllm' | 'tei' | 'pinecone';
 
-export interface RecordedRequest {
-  readonly seq: number;
-  readonly method: string;
-  /** Path with query, as received. */
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  /** The parsed JSON body; undefined when there was none or it did not parse. */
-  body: any;
-  rawBody: string;
-  /** True when the client closed the connection before the answer ended. */
-  aborted: boolean;
-}
-
-/** What the server does with one request, in place of its normal answer. */
-export type FakeBehaviour =
-  /** Answer `status` with the service's own error body around `message`, plus `headers` (retry-after, ...). */
-  | { kind: 'error'; status: number; message: string; headers?: Record<string, string> }
-  /** Answer `status` with this exact body (malformed JSON, an HTML page, ...). */
-  | { kind: 'raw'; status: number; body: string; contentType?: string; headers?: Record<string, string> }
-  /** Wait, then answer normally. */
-  | { kind: 'delay'; ms: number }
-  /** Never answer. */
-  | { kind: 'hang' }
-  /** Answer normally, but pass the JSON answer through `fn` first. */
-  | { kind: 'mutate'; fn: (answer: any) => any };
+/** What the server does with one request, in place of its normal answer (errors come in the service's own error body). */
+export type FakeBehaviour = JsonServiceBehaviour;
 
 export interface RerankFakeOptions {
   /** When set, requests must carry it the service's way (Bearer, or Pinecone's Api-Key), else 401. */
@@ -56,9 +35,7 @@ export function fakeRerankScore(query: string, document: string): number {
   const wanted = new Set(words(query));
   const docWords = words(document);
   const hits = docWords.filter((w) => wanted.has(w)).length;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < document.length; i++) hash = Math.imul(hash ^ document.charCodeAt(i), 0x01000193) >>> 0;
-  return hits / (docWords.length + 1) + (hash % 100_000) / 1e9;
+  return hits / (docWords.length + 1) + (fnv1a(document) % 100_000) / 1e9;
 }
 
 interface Scored {
@@ -85,14 +62,13 @@ interface Dialect {
   notFound(path: string): Reply;
 }
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 const bearer = (headers: IncomingHttpHeaders) => {
   const auth = headers.authorization;
   return typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
 };
 const topOf = (scored: Scored[], n: unknown) => (typeof n === 'number' && n > 0 ? scored.slice(0, n) : scored);
-const tokens = (texts: string[]) => texts.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
+const tokens = (texts: string[]) => texts.reduce((n, t) => n + countWords(t), 0);
 
 // Cohere v2: errors are {id, message}.
 const cohere: Dialect = {
@@ -276,48 +252,26 @@ const DIALECTS: Record<RerankService, Dialect> = { cohere, jina, voyage, vllm, t
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-export class RerankFakeServer {
-  readonly requests: RecordedRequest[] = [];
+export class RerankFakeServer extends JsonServiceFakeServer {
   readonly service: RerankService;
 
   readonly #dialect: Dialect;
   readonly #options: RerankFakeOptions;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #queue: FakeBehaviour[] = [];
-  readonly #waiters = new Set<() => void>();
-  #port = 0;
-  #seq = 0;
 
   private constructor(service: RerankService, options: RerankFakeOptions) {
+    super(MAX_BODY_BYTES);
     this.service = service;
     this.#dialect = DIALECTS[service];
     this.#options = options;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
-  static async start(service: RerankService, options: RerankFakeOptions = {}): Promise<RerankFakeServer> {
-    const fake = new RerankFakeServer(service, options);
-    await new Promise<void>((resolve, reject) => {
-      fake.#server.once('error', reject);
-      fake.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    fake.#port = (fake.#server.address() as AddressInfo).port;
-    return fake;
+  static start(service: RerankService, options: RerankFakeOptions = {}): Promise<RerankFakeServer> {
+    return this.listening(new RerankFakeServer(service, options));
   }
 
   /** The API root as the type's `baseUrl` takes it (`http://127.0.0.1:<port>`, Voyage: with `/v1`). */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.#port}${this.#dialect.basePath}`;
-  }
-
-  get lastRequest(): RecordedRequest | undefined {
-    return this.requests[this.requests.length - 1];
+    return `${this.origin}${this.#dialect.basePath}`;
   }
 
   /** The per-request document limit this fake enforces. */
@@ -325,137 +279,43 @@ export class RerankFakeServer {
     return this.#options.maxDocuments ?? this.#dialect.defaultMaxDocuments;
   }
 
-  enqueue(behaviour: FakeBehaviour, times = 1): this {
-    for (let i = 0; i < times; i++) this.#queue.push(behaviour);
-    return this;
+  protected override get label(): string {
+    return `fake ${this.service}`;
   }
 
-  /** The next `times` requests get `status` with the service's error body (and `headers`, e.g. retry-after). */
-  failNext(status: number, message = `Fake error ${status}`, options: { times?: number; headers?: Record<string, string> } = {}): this {
-    return this.enqueue({ kind: 'error', status, message, headers: options.headers }, options.times ?? 1);
+  protected override bodyTooLarge(res: ServerResponse, request: RecordedRequest): void {
+    this.sendError(res, request, 413, 'Request body too large');
   }
 
-  /** The next answer goes through `fn` (to break it: an index out of range, a missing score, ...). */
-  mutateNext(fn: (answer: any) => any): this {
-    return this.enqueue({ kind: 'mutate', fn });
+  protected defaultErrorMessage(status: number): string {
+    return `Fake error ${status}`;
   }
 
-  hangNext(): this {
-    return this.enqueue({ kind: 'hang' });
+  protected sendError(res: ServerResponse, request: RecordedRequest, status: number, message: string, headers?: Record<string, string>): void {
+    this.#send(res, request, { status, body: this.#dialect.error(status, message), headers });
   }
 
-  reset(): void {
-    this.requests.length = 0;
-    this.#queue.length = 0;
-  }
-
-  waitFor(predicate: (requests: readonly RecordedRequest[]) => boolean, timeoutMs = 2000): Promise<void> {
-    if (predicate(this.requests)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate(this.requests)) return;
-        this.#waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`fake ${this.service}: condition not met within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
-  }
-
-  #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: RecordedRequest = { seq: ++this.#seq, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: undefined, rawBody: '', aborted: false };
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        record.aborted = true;
-        this.#notify();
-      }
-    });
-    const raw = await readBody(req).catch(() => undefined);
-    if (raw === undefined) return send(res, { status: 413, body: this.#dialect.error(413, 'Request body too large') });
-    record.rawBody = raw;
-    let parseFailed = false;
-    try {
-      record.body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      parseFailed = true;
-    }
-    this.requests.push(record);
-    this.#notify();
-
-    const behaviour = this.#queue.shift();
-    if (behaviour?.kind === 'delay') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#timers.delete(timer);
-          resolve();
-        }, behaviour.ms);
-        this.#timers.add(timer);
-      });
-      if (res.destroyed) return;
-    }
-    if (behaviour?.kind === 'hang') return;
-    if (behaviour?.kind === 'error') return send(res, { status: behaviour.status, body: this.#dialect.error(behaviour.status, behaviour.message), headers: behaviour.headers });
-    if (behaviour?.kind === 'raw') return sendRaw(res, behaviour.status, behaviour.body, behaviour.contentType ?? 'application/json', behaviour.headers);
-
-    const path = record.path.split('?')[0]!;
-    if (record.method !== 'POST' || !this.#dialect.paths.includes(path)) return send(res, this.#dialect.notFound(`${record.method} ${path}`));
+  protected serve(request: RecordedRequest, res: ServerResponse, script: AnswerScript): void {
+    const send = (reply: Reply) => this.#send(res, request, reply);
+    const path = request.pathname;
+    if (request.method !== 'POST' || !this.#dialect.paths.includes(path)) return send(this.#dialect.notFound(`${request.method} ${path}`));
     if (this.#options.apiKey !== undefined) {
-      const denied = this.#dialect.checkAuth(req.headers, this.#options.apiKey);
-      if (denied) return send(res, denied);
+      const denied = this.#dialect.checkAuth(request.headers, this.#options.apiKey);
+      if (denied) return send(denied);
     }
-    if (parseFailed) return send(res, { status: 400, body: this.#dialect.error(400, 'Could not parse the JSON body') });
-    const parsed = this.#dialect.parse(record.body, this.maxDocuments, this.#options);
-    if ('status' in parsed) return send(res, parsed);
+    if (request.invalidJson) return this.sendError(res, request, 400, 'Could not parse the JSON body');
+    const parsed = this.#dialect.parse(request.body, this.maxDocuments, this.#options);
+    if ('status' in parsed) return send(parsed);
     const scored = parsed.texts
       .map((text, index) => ({ index, text, score: fakeRerankScore(parsed.query, text) }))
       .sort((a, b) => b.score - a.score || a.index - b.index);
-    let answer = this.#dialect.answer(record.body, scored, record.seq);
-    if (behaviour?.kind === 'mutate') answer = behaviour.fn(answer);
-    send(res, { status: 200, body: answer });
+    const answer = this.#dialect.answer(request.body, scored, request.seq);
+    this.answerJson(res, request, answer, script);
   }
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (part: Buffer) => {
-      size += part.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
-        reject(new Error('body too large'));
-      } else parts.push(part);
-    });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, reply: Reply): void {
-  // An empty-string body is sent as nothing at all (TEI's bare 401).
-  if (reply.body === '') return sendRaw(res, reply.status, '', 'text/plain', reply.headers);
-  sendRaw(res, reply.status, JSON.stringify(reply.body), 'application/json', reply.headers);
-}
-
-function sendRaw(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+  #send(res: ServerResponse, request: RecordedRequest, reply: Reply): void {
+    // An empty-string body is sent as nothing at all (TEI's bare 401).
+    if (reply.body === '') return this.sendRaw(res, request, reply.status, '', 'text/plain', reply.headers);
+    this.sendJson(res, request, reply.status, reply.body, reply.headers);
+  }
 }
