@@ -56,10 +56,6 @@ export { OpenAILLMConfig, openaiLLM } from './llm/openai.llm.js';
 export { OpenAICompatibleLLMConfig, openaiCompatibleLLM } from './llm/openai-compatible.llm.js';
 export { OpenAIEmbedderConfig, openaiEmbedder } from './embedding/openai.embedder.js';
 export { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from './embedding/openai-compatible.embedder.js';
-
-// Building blocks for provider types written outside the library
-export { HttpClient } from './http/http-client.js';
-export type { HttpClientOptions, SseEvent } from './http/http-client.js';
 export { AzureOpenAILLMConfig, azureOpenAILLM } from './llm/azure-openai.llm.js';
 export { GeminiLLMConfig, geminiLLM } from './llm/gemini.llm.js';
 export { AnthropicLLMConfig, anthropicLLM } from './llm/anthropic.llm.js';
@@ -76,3 +72,7 @@ export { VoyageRerankerConfig, voyageReranker } from './reranker/voyage.reranker
 export { VllmRerankerConfig, vllmReranker } from './reranker/vllm.reranker.js';
 export { TeiRerankerConfig, teiReranker } from './reranker/tei.reranker.js';
 export { PineconeRerankerConfig, pineconeReranker } from './reranker/pinecone.reranker.js';
+
+// Building blocks for provider types written outside the library
+export { HttpClient } from './http/http-client.js';
+export type { HttpClientOptions, SseEvent } from './http/http-client.js';

@@ -2,7 +2,7 @@ import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/c
 import type { Embedder } from '../embedding/embedder.js';
 import type { LLM } from '../llm/llm.js';
 import type { Reranker } from '../reranker/reranker.js';
-import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
+import type { ProviderKind } from './provider-kind.js';
 
 export interface InstanceOfKind {
   llm: LLM;
@@ -113,4 +113,3 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
   }
 }
 
-export { PROVIDER_KINDS };
