@@ -25,7 +25,9 @@ function files(content: Record<string, string>) {
 }
 
 async function boot(options: ProvidersModuleOptions, providers: any[] = []) {
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot(options)], providers }).compile();
+  // Without a folder of its own, a test reads no file: the project's config/providers.yaml stays out.
+  const isolated = options.cwd === undefined && options.configPath === undefined ? { ...options, configPath: [] } : options;
+  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot(isolated)], providers }).compile();
   cleanups.push(() => void module.close());
   return module;
 }
@@ -174,7 +176,7 @@ describe('config errors', () => {
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]).toMatchObject({ line: 3, column: 5, path: 'llm.chat.type', message: 'Unknown llm type "opnai".' });
-    expect(error.issues[0]!.hint).toBe('Did you mean "openai"? Known llm types: anthropic, azure-openai, gemini, openai, openai-compatible (register more through forRoot({ providers: [...] })).');
+    expect(error.issues[0]!.hint).toBe('Did you mean "openai"? Known llm types: anthropic, azure-openai, gemini, llama-cpp, openai, openai-compatible (register more through forRoot({ providers: [...] })).');
   });
 
   it('says when a type exists for another kind only', async () => {
@@ -240,7 +242,7 @@ describe('config errors', () => {
     class WantsDefault {
       constructor(readonly llm: LLM) {}
     }
-    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ env: {}, config })], providers: [WantsDefault] })
+    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config })], providers: [WantsDefault] })
       .compile()
       .then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(NoDefaultInstanceError);

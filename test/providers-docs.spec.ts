@@ -27,9 +27,10 @@ describe('docs/providers.md and config/examples/all-types.yaml', () => {
     expect(table).toBe(providersTable(BUILTIN_PROVIDERS, configKeysOf, bases));
   });
 
-  it('lists the 20 provider types of the catalogue', () => {
-    const count = (kind: string) => BUILTIN_PROVIDERS.filter((d) => d.kind === kind).length;
+  it('lists the 20 hosted and server types of the catalogue, and llama-cpp for each kind', () => {
+    const count = (kind: string) => BUILTIN_PROVIDERS.filter((d) => d.kind === kind && d.type !== 'llama-cpp').length;
     expect([count('llm'), count('embedding'), count('reranker')]).toEqual([5, 9, 6]);
+    expect(BUILTIN_PROVIDERS.filter((d) => d.type === 'llama-cpp').map((d) => d.kind)).toEqual(['llm', 'embedding', 'reranker']);
   });
 
   it('has a valid example entry for every type, from YAML alone', async () => {
@@ -39,7 +40,12 @@ describe('docs/providers.md and config/examples/all-types.yaml', () => {
     expect(new Set(written)).toEqual(new Set(BUILTIN_PROVIDERS.map((d) => `${d.kind}/${d.type}`)));
 
     const env = new Proxy({}, { get: (_, name) => (typeof name === 'string' ? `example-${name.toLowerCase()}-0000` : undefined) });
-    const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: file, env })] }).compile();
+    // llama-cpp entries are validated by their real config classes, but load no model here.
+    const validatingOnly = BUILTIN_PROVIDERS.filter((d) => d.type === 'llama-cpp').map((d) => ({
+      ...d,
+      create: (config: { model: string }) => ({ model: config.model, maxBatchSize: 8, maxDocuments: 8, supportsDimensions: false }) as never,
+    }));
+    const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: file, env, providers: validatingOnly })] }).compile();
     const registry = module.get(ProvidersRegistry);
     for (const kind of PROVIDER_KINDS) expect(registry.names(kind).length).toBe(Object.keys(yaml[kind] ?? {}).length);
     await module.close();

@@ -72,6 +72,9 @@ export { VoyageRerankerConfig, voyageReranker } from './reranker/voyage.reranker
 export { VllmRerankerConfig, vllmReranker } from './reranker/vllm.reranker.js';
 export { TeiRerankerConfig, teiReranker } from './reranker/tei.reranker.js';
 export { PineconeRerankerConfig, pineconeReranker } from './reranker/pinecone.reranker.js';
+export { LlamaCppLLMConfig, llamaCppLLM } from './llama-cpp/llama-cpp.llm.js';
+export { LlamaCppEmbedderConfig, llamaCppEmbedder } from './llama-cpp/llama-cpp.embedder.js';
+export { LlamaCppRerankerConfig, llamaCppReranker } from './llama-cpp/llama-cpp.reranker.js';
 
 // Building blocks for provider types written outside the library
 export { HttpClient } from './http/http-client.js';

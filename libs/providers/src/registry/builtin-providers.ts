@@ -18,6 +18,9 @@ import { pineconeReranker } from '../reranker/pinecone.reranker.js';
 import { teiReranker } from '../reranker/tei.reranker.js';
 import { vllmReranker } from '../reranker/vllm.reranker.js';
 import { voyageReranker } from '../reranker/voyage.reranker.js';
+import { llamaCppEmbedder } from '../llama-cpp/llama-cpp.embedder.js';
+import { llamaCppLLM } from '../llama-cpp/llama-cpp.llm.js';
+import { llamaCppReranker } from '../llama-cpp/llama-cpp.reranker.js';
 import type { AnyProviderDefinition } from './provider-definition.js';
 
 /** Every built-in provider type: adding one is one file and one line here. */
@@ -28,6 +31,7 @@ export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
   azureOpenAILLM,
   geminiLLM,
   anthropicLLM,
+  llamaCppLLM,
   // embedding
   openaiEmbedder,
   openaiCompatibleEmbedder,
@@ -38,6 +42,7 @@ export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
   jinaEmbedder,
   voyageEmbedder,
   geminiEmbedder,
+  llamaCppEmbedder,
   // reranker
   cohereReranker,
   jinaReranker,
@@ -45,4 +50,5 @@ export const BUILTIN_PROVIDERS: readonly AnyProviderDefinition[] = [
   vllmReranker,
   teiReranker,
   pineconeReranker,
+  llamaCppReranker,
 ];

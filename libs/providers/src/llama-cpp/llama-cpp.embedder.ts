@@ -1,0 +1,154 @@
+import { IsOptional, IsString } from 'class-validator';
+import type { LlamaEmbeddingContext } from 'node-llama-cpp';
+import { EmbeddingInstanceConfig } from '../config/instance-config.js';
+import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver } from '../embedding/embedder.js';
+import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
+import { linkedController, throwIfAborted } from '../resilience/abort.js';
+import {
+  badInput,
+  closedError,
+  LLAMA_CPP_TYPE,
+  toLlamaCppError,
+  withLlamaCppFields,
+  type LlamaCppSite,
+} from './llama-cpp-config.js';
+import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
+import { SlotPool } from './slot-pool.js';
+
+/** Texts per driver call; the library splits larger inputs and keeps their order. */
+export const LLAMA_CPP_MAX_EMBEDDING_INPUTS = 256;
+const DEFAULT_CONTEXT_CAP = 512;
+
+/** `type: llama-cpp` under `embedding:`: a GGUF embedding model run in process by node-llama-cpp. */
+export class LlamaCppEmbedderConfig extends withLlamaCppFields(EmbeddingInstanceConfig) {
+  /** Put before every text embedded with inputType 'query' (models such as e5 or nomic want "query: " / "search_query: "). */
+  @IsOptional() @IsString() queryPrefix?: string;
+
+  /** Put before every text embedded with inputType 'document' ("passage: ", "search_document: ", ...). */
+  @IsOptional() @IsString() documentPrefix?: string;
+}
+
+/**
+ * An embedding model in process: the model's own pooling, then L2 normalization, so every vector
+ * has unit length. `sequences` embedding contexts serve texts in parallel; more wait their turn.
+ */
+export class LlamaCppEmbeddingDriver implements EmbedderDriver {
+  readonly model: string;
+  readonly maxBatchSize: number;
+  readonly supportsDimensions = false;
+  /** The model's vector length. */
+  readonly dimensions: number;
+  private readonly site: LlamaCppSite;
+  private readonly pool: SlotPool<LlamaEmbeddingContext>;
+  private readonly shutdown = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly config: LlamaCppEmbedderConfig,
+    context: DriverContext,
+    private readonly lease: ModelLease,
+    private readonly contexts: LlamaEmbeddingContext[],
+    private readonly contextSize: number,
+  ) {
+    this.model = config.model;
+    this.site = { name: context.name, kind: context.kind, type: context.type };
+    this.maxBatchSize = Math.min(LLAMA_CPP_MAX_EMBEDDING_INPUTS, config.batchSize ?? LLAMA_CPP_MAX_EMBEDDING_INPUTS);
+    this.dimensions = lease.model.embeddingVectorSize;
+    this.pool = new SlotPool(contexts);
+  }
+
+  static async create(config: LlamaCppEmbedderConfig, context: DriverContext): Promise<LlamaCppEmbeddingDriver> {
+    const lease = await leaseModel(config, context);
+    const contexts: LlamaEmbeddingContext[] = [];
+    try {
+      const contextSize = contextSizeOf(config, lease, DEFAULT_CONTEXT_CAP);
+      for (let i = 0; i < (config.sequences ?? 1); i++) {
+        contexts.push(await lease.model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads: threadsOf(config, lease) }));
+      }
+      return new LlamaCppEmbeddingDriver(config, context, lease, contexts, contextSize);
+    } catch (err) {
+      await Promise.allSettled(contexts.map((c) => c.dispose()));
+      await lease.release();
+      throw err;
+    }
+  }
+
+  async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
+    if (this.closing) throw closedError(this.site);
+    const prefix = options.inputType === 'query' ? this.config.queryPrefix : options.inputType === 'document' ? this.config.documentPrefix : undefined;
+    const { controller, unlink } = linkedController(options.signal, this.shutdown.signal);
+    const signal = controller.signal;
+    const tasks = texts.map((text) =>
+      this.pool.use(signal, async (ctx) => {
+        throwIfAborted(signal);
+        return this.embedOne(ctx, prefix ? prefix + text : text);
+      }),
+    );
+    const work = Promise.all(tasks);
+    // close() waits for every task, not only until the first failure.
+    const all = Promise.allSettled(tasks);
+    this.running.add(all);
+    try {
+      const results = await work;
+      const promptTokens = results.reduce((sum, r) => sum + r.tokens, 0);
+      return { embeddings: results.map((r) => r.vector), usage: { promptTokens, totalTokens: promptTokens } };
+    } catch (err) {
+      controller.abort();
+      throw toLlamaCppError(err, this.site, signal);
+    } finally {
+      void all.finally(() => {
+        this.running.delete(all);
+        unlink();
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const error = closedError(this.site);
+      this.pool.close(error);
+      this.shutdown.abort(error);
+      await Promise.allSettled([...this.running]);
+      await Promise.allSettled(this.contexts.map((c) => c.dispose()));
+      await this.lease.release();
+    })();
+    return this.closing;
+  }
+
+  private async embedOne(ctx: LlamaEmbeddingContext, text: string): Promise<{ vector: number[]; tokens: number }> {
+    const model = this.lease.model;
+    // An empty text still gets a vector: the model's own begin/end tokens around nothing.
+    const input = text.length > 0 ? text : model.tokens.bos !== null ? [model.tokens.bos] : undefined;
+    if (input === undefined) throw badInput(this.site, 'cannot embed an empty text with this model (it has no begin token).');
+    const tokens = ctx.calculateInputLength(input);
+    if (tokens >= this.contextSize) {
+      throw badInput(this.site, `a text of ${tokens} tokens does not fit the embedding context of ${this.contextSize}; shorten it, or raise contextSize.`, 'context-length');
+    }
+    const embedding = await ctx.getEmbeddingFor(input);
+    return { vector: normalize(embedding.vector), tokens };
+  }
+}
+
+/** L2 normalization: unit-length vectors, so dot products are cosine similarities. */
+export function normalize(vector: readonly number[]): number[] {
+  let sum = 0;
+  for (const x of vector) sum += x * x;
+  const norm = Math.sqrt(sum);
+  if (!Number.isFinite(norm) || vector.length === 0) {
+    throw new Error(`the model returned an invalid vector (${vector.length} values, norm ${norm}); is it an embedding model?`);
+  }
+  if (norm === 0) return Array.from(vector);
+  return Array.from(vector, (x) => x / norm);
+}
+
+export const llamaCppEmbedder = defineEmbeddingProvider({
+  type: LLAMA_CPP_TYPE,
+  config: LlamaCppEmbedderConfig,
+  description: 'a GGUF embedding model run in process by node-llama-cpp (optional peer dependency); unit-length vectors',
+  docs: {
+    batchLimit: LLAMA_CPP_MAX_EMBEDDING_INPUTS,
+    notes: 'model is a GGUF path (or hf: URI) of an embedding model (BERT, nomic, e5, gte, ...); vectors use the model\'s pooling and are L2-normalized; dimensions is checked, never sent (the model has one size).',
+  },
+  create: (config, context) => LlamaCppEmbeddingDriver.create(config, context),
+});
