@@ -3,17 +3,13 @@ import type { LlamaEmbeddingContext } from 'node-llama-cpp';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver } from '../embedding/embedder.js';
 import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
-import { linkedController, throwIfAborted } from '../resilience/abort.js';
 import {
   badInput,
-  closedError,
   LLAMA_CPP_TYPE,
-  toLlamaCppError,
   withLlamaCppFields,
-  type LlamaCppSite,
 } from './llama-cpp-config.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
-import { SlotPool } from './slot-pool.js';
+import { LlamaCppDriver } from './llama-cpp-driver.js';
 
 /** Texts per driver call; the library splits larger inputs and keeps their order. */
 export const LLAMA_CPP_MAX_EMBEDDING_INPUTS = 256;
@@ -32,30 +28,24 @@ export class LlamaCppEmbedderConfig extends withLlamaCppFields(EmbeddingInstance
  * An embedding model in process: the model's own pooling, then L2 normalization, so every vector
  * has unit length. `sequences` embedding contexts serve texts in parallel; more wait their turn.
  */
-export class LlamaCppEmbeddingDriver implements EmbedderDriver {
+export class LlamaCppEmbeddingDriver extends LlamaCppDriver<LlamaEmbeddingContext> implements EmbedderDriver {
   readonly model: string;
   readonly maxBatchSize: number;
   readonly supportsDimensions = false;
   /** The model's vector length. */
   readonly dimensions: number;
-  private readonly site: LlamaCppSite;
-  private readonly pool: SlotPool<LlamaEmbeddingContext>;
-  private readonly shutdown = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-  private closing?: Promise<void>;
 
   private constructor(
     private readonly config: LlamaCppEmbedderConfig,
     context: DriverContext,
-    private readonly lease: ModelLease,
+    lease: ModelLease,
     private readonly contexts: LlamaEmbeddingContext[],
     private readonly contextSize: number,
   ) {
+    super(context, lease, contexts);
     this.model = config.model;
-    this.site = { name: context.name, kind: context.kind, type: context.type };
     this.maxBatchSize = Math.min(LLAMA_CPP_MAX_EMBEDDING_INPUTS, config.batchSize ?? LLAMA_CPP_MAX_EMBEDDING_INPUTS);
     this.dimensions = lease.model.embeddingVectorSize;
-    this.pool = new SlotPool(contexts);
   }
 
   static async create(config: LlamaCppEmbedderConfig, context: DriverContext): Promise<LlamaCppEmbeddingDriver> {
@@ -75,45 +65,14 @@ export class LlamaCppEmbeddingDriver implements EmbedderDriver {
   }
 
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
-    if (this.closing) throw closedError(this.site);
     const prefix = options.inputType === 'query' ? this.config.queryPrefix : options.inputType === 'document' ? this.config.documentPrefix : undefined;
-    const { controller, unlink } = linkedController(options.signal, this.shutdown.signal);
-    const signal = controller.signal;
-    const tasks = texts.map((text) =>
-      this.pool.use(signal, async (ctx) => {
-        throwIfAborted(signal);
-        return this.embedOne(ctx, prefix ? prefix + text : text);
-      }),
-    );
-    const work = Promise.all(tasks);
-    // close() waits for every task, not only until the first failure.
-    const all = Promise.allSettled(tasks);
-    this.running.add(all);
-    try {
-      const results = await work;
-      const promptTokens = results.reduce((sum, r) => sum + r.tokens, 0);
-      return { embeddings: results.map((r) => r.vector), usage: { promptTokens, totalTokens: promptTokens } };
-    } catch (err) {
-      controller.abort();
-      throw toLlamaCppError(err, this.site, signal);
-    } finally {
-      void all.finally(() => {
-        this.running.delete(all);
-        unlink();
-      });
-    }
+    const results = await this.runEach(texts, options.signal, (ctx, text) => this.embedOne(ctx, prefix ? prefix + text : text));
+    const promptTokens = results.reduce((sum, r) => sum + r.tokens, 0);
+    return { embeddings: results.map((r) => r.vector), usage: { promptTokens, totalTokens: promptTokens } };
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      const error = closedError(this.site);
-      this.pool.close(error);
-      this.shutdown.abort(error);
-      await Promise.allSettled([...this.running]);
-      await Promise.allSettled(this.contexts.map((c) => c.dispose()));
-      await this.lease.release();
-    })();
-    return this.closing;
+  protected disposeSlots(): Promise<unknown> {
+    return Promise.allSettled(this.contexts.map((c) => c.dispose()));
   }
 
   private async embedOne(ctx: LlamaEmbeddingContext, text: string): Promise<{ vector: number[]; tokens: number }> {

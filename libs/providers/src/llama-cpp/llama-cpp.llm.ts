@@ -8,14 +8,13 @@ import { abortErrorOf, linkedController } from '../resilience/abort.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from '../llm/llm.js';
 import {
   badInput,
-  closedError,
   LLAMA_CPP_TYPE,
   toLlamaCppError,
   withLlamaCppFields,
   type LlamaCppSite,
 } from './llama-cpp-config.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
-import { SlotPool } from './slot-pool.js';
+import { LlamaCppDriver } from './llama-cpp-driver.js';
 
 /** Answer length when neither the call nor `params` says (`max_tokens`). */
 export const LLAMA_CPP_DEFAULT_MAX_TOKENS = 512;
@@ -58,30 +57,23 @@ type LooseOptions = LLMCallOptions & { top_k?: unknown; min_p?: unknown; repeat_
  * waits for one), clears it, renders the whole message list through the model's chat template, and
  * generates; the sequence goes back to the pool when generation has stopped.
  */
-export class LlamaCppChatDriver implements LLMDriver {
+export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> implements LLMDriver {
   readonly model: string;
   readonly contextSize: number;
-  private readonly site: LlamaCppSite;
-  private readonly pool: SlotPool<LlamaContextSequence>;
-  private readonly running = new Set<Promise<unknown>>();
-  /** Aborted by close(): stops the generations still running. */
-  private readonly shutdown = new AbortController();
-  private closing?: Promise<void>;
   private jsonGrammar?: Promise<LlamaGrammar>;
 
   private constructor(
     config: LlamaCppLLMConfig,
     context: DriverContext,
-    private readonly lease: ModelLease,
+    lease: ModelLease,
     private readonly llamaContext: LlamaContext,
     private readonly chatWrapper: ChatWrapper,
     sequences: LlamaContextSequence[],
     private readonly defaultMaxTokens: number,
   ) {
+    super(context, lease, sequences);
     this.model = config.model;
-    this.site = { name: context.name, kind: context.kind, type: context.type };
     this.contextSize = llamaContext.contextSize;
-    this.pool = new SlotPool(sequences);
   }
 
   static async create(config: LlamaCppLLMConfig, context: DriverContext): Promise<LlamaCppChatDriver> {
@@ -190,22 +182,12 @@ export class LlamaCppChatDriver implements LLMDriver {
     }
   }
 
-  /** Frees the context and the model (the model only when no other instance shares it). Waits for running calls to stop. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      const error = closedError(this.site);
-      this.pool.close(error);
-      this.shutdown.abort(error);
-      await Promise.allSettled([...this.running]);
-      await this.llamaContext.dispose().catch(() => undefined);
-      await this.lease.release();
-    })();
-    return this.closing;
+  protected disposeSlots(): Promise<unknown> {
+    return this.llamaContext.dispose();
   }
 
-  /** Checks the call and renders the prompt, before any sequence is taken. */
   private prepare(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Prepared {
-    if (this.closing) throw closedError(this.site);
+    this.ensureOpen();
     const o = options as LooseOptions;
     const history = toChatHistory(messages, this.site);
     if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
@@ -311,12 +293,8 @@ export class LlamaCppChatDriver implements LLMDriver {
         chat?.dispose({ disposeSequence: false });
       }
     });
-    this.running.add(work);
-    void work.catch(() => undefined).finally(() => {
-      this.running.delete(work);
-      unlink();
-    });
-    return work;
+    void work.catch(() => undefined).finally(unlink);
+    return this.track(work);
   }
 
   private async grammarFor(format: Prepared['responseFormat']): Promise<LlamaGrammar | undefined> {

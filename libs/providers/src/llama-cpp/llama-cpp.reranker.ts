@@ -1,17 +1,13 @@
 import type { LlamaRankingContext } from 'node-llama-cpp';
 import { RerankerInstanceConfig } from '../config/instance-config.js';
 import { defineRerankerProvider, type DriverContext } from '../registry/provider-definition.js';
-import { linkedController, throwIfAborted } from '../resilience/abort.js';
 import type { RerankerCallOptions, RerankerDriver, RerankerScore } from '../reranker/reranker.js';
 import {
-  closedError,
   LLAMA_CPP_TYPE,
-  toLlamaCppError,
   withLlamaCppFields,
-  type LlamaCppSite,
 } from './llama-cpp-config.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
-import { SlotPool } from './slot-pool.js';
+import { LlamaCppDriver } from './llama-cpp-driver.js';
 
 /** Documents per driver call; the library splits larger sets and merges the scores. */
 export const LLAMA_CPP_MAX_RERANK_DOCUMENTS = 256;
@@ -25,25 +21,19 @@ export class LlamaCppRerankerConfig extends withLlamaCppFields(RerankerInstanceC
  * from 0 to 1 (the sigmoid of the model's relevance logit). A document longer than the context is
  * scored in overlapping chunks, keeping the best. `sequences` ranking contexts score in parallel.
  */
-export class LlamaCppRerankingDriver implements RerankerDriver {
+export class LlamaCppRerankingDriver extends LlamaCppDriver<LlamaRankingContext> implements RerankerDriver {
   readonly model: string;
   readonly maxDocuments: number;
-  private readonly site: LlamaCppSite;
-  private readonly pool: SlotPool<LlamaRankingContext>;
-  private readonly shutdown = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-  private closing?: Promise<void>;
 
   private constructor(
     config: LlamaCppRerankerConfig,
     context: DriverContext,
-    private readonly lease: ModelLease,
+    lease: ModelLease,
     private readonly contexts: LlamaRankingContext[],
   ) {
+    super(context, lease, contexts);
     this.model = config.model;
-    this.site = { name: context.name, kind: context.kind, type: context.type };
     this.maxDocuments = Math.min(LLAMA_CPP_MAX_RERANK_DOCUMENTS, config.batchSize ?? LLAMA_CPP_MAX_RERANK_DOCUMENTS);
-    this.pool = new SlotPool(contexts);
   }
 
   static async create(config: LlamaCppRerankerConfig, context: DriverContext): Promise<LlamaCppRerankingDriver> {
@@ -65,44 +55,15 @@ export class LlamaCppRerankingDriver implements RerankerDriver {
     }
   }
 
-  async rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]> {
-    if (this.closing) throw closedError(this.site);
-    const { controller, unlink } = linkedController(options.signal, this.shutdown.signal);
-    const signal = controller.signal;
-    const tasks = documents.map((document, index) =>
-      this.pool.use(signal, async (ctx) => {
-        throwIfAborted(signal);
-        const score = await ctx.rank(query, document, { onOverflow: 'maxChunk' });
-        return { index, score };
-      }),
-    );
-    const work = Promise.all(tasks);
-    // close() waits for every task, not only until the first failure.
-    const all = Promise.allSettled(tasks);
-    this.running.add(all);
-    try {
-      return await work;
-    } catch (err) {
-      controller.abort();
-      throw toLlamaCppError(err, this.site, signal);
-    } finally {
-      void all.finally(() => {
-        this.running.delete(all);
-        unlink();
-      });
-    }
+  rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]> {
+    return this.runEach(documents, options.signal, async (ctx, document, index) => ({
+      index,
+      score: await ctx.rank(query, document, { onOverflow: 'maxChunk' }),
+    }));
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      const error = closedError(this.site);
-      this.pool.close(error);
-      this.shutdown.abort(error);
-      await Promise.allSettled([...this.running]);
-      await Promise.allSettled(this.contexts.map((c) => c.dispose()));
-      await this.lease.release();
-    })();
-    return this.closing;
+  protected disposeSlots(): Promise<unknown> {
+    return Promise.allSettled(this.contexts.map((c) => c.dispose()));
   }
 }
 
