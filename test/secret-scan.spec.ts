@@ -11,3 +11,17 @@ describe('the secret scan every test file runs under', () => {
     }
   });
 });
+
+describe('the errors the library publishes', () => {
+  it('are every ProviderError and ProvidersConfigError, as they are created', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const { PROVIDER_ERROR_CHANNEL, ProviderError, ProvidersConfigError } = await import('@hush/providers');
+    const seen: unknown[] = [];
+    const listener = (e: unknown) => void seen.push(e);
+    subscribe(PROVIDER_ERROR_CHANNEL, listener);
+    const a = new ProviderError('x', { instance: 'i', type: 't', retryable: false });
+    const b = new ProvidersConfigError([{ message: 'bad' }]);
+    unsubscribe(PROVIDER_ERROR_CHANNEL, listener);
+    expect(seen).toEqual([a, b]);
+  });
+});

@@ -49,6 +49,7 @@ export type { CallPolicy } from './resilience/call-policy.js';
 
 // Errors
 export { ProviderAbortError, ProviderError } from './errors/provider-error.js';
+export { PROVIDER_ERROR_CHANNEL } from './errors/diagnostics.js';
 export type { ProviderErrorInit } from './errors/provider-error.js';
 
 // Built-in provider types and their config classes

@@ -1,3 +1,5 @@
+import { publishError } from '../errors/diagnostics.js';
+
 /** One problem found in the providers config. */
 export interface ConfigIssue {
   /** The file the problem is in (as given, relative paths kept), or 'inline config'. */
@@ -31,5 +33,6 @@ export class ProvidersConfigError extends Error {
   constructor(readonly issues: readonly ConfigIssue[]) {
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
     super(`Invalid providers config (${count}):\n${issues.map((i, n) => `  ${n + 1}. ${formatIssue(i)}`).join('\n')}`);
+    publishError(this);
   }
 }

@@ -1,4 +1,5 @@
 import type { ProviderKind } from '../registry/provider-kind.js';
+import { publishError } from './diagnostics.js';
 
 export interface ProviderErrorInit {
   instance: string;
@@ -36,6 +37,7 @@ export class ProviderError extends Error {
     this.retryable = init.retryable;
     this.retryAfterMs = init.retryAfterMs;
     this.code = init.code;
+    publishError(this);
   }
 }
 

@@ -10,6 +10,21 @@ type ConfigClass = new (...args: any[]) => object;
 /** The `type` of every llama-cpp provider, whatever its kind. */
 export const LLAMA_CPP_TYPE = 'llama-cpp';
 
+/** Answer length when neither the call nor `params` says (`max_tokens`). */
+export const LLAMA_CPP_DEFAULT_MAX_TOKENS = 512;
+
+/**
+ * Sampling when the call does not say: llama.cpp's own defaults (llama-server uses the same), not
+ * OpenAI's temperature 1 / top_p 1, which suit small local models badly.
+ */
+export const LLAMA_CPP_SAMPLING_DEFAULTS = { temperature: 0.8, top_p: 0.95, top_k: 40, min_p: 0.05 } as const;
+
+/** Texts per embedding driver call; the library splits larger inputs and keeps their order. */
+export const LLAMA_CPP_MAX_EMBEDDING_INPUTS = 256;
+
+/** Documents per reranking driver call; the library splits larger sets and merges the scores. */
+export const LLAMA_CPP_MAX_RERANK_DOCUMENTS = 256;
+
 /** The keys every llama-cpp instance takes, whatever its kind. */
 export function withLlamaCppFields<TBase extends ConfigClass>(Base: TBase) {
   class LlamaCppFields extends Base {
