@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_PROVIDERS, ProvidersModule, ProvidersRegistry, type ProviderKind } from '@hush/providers';
 
 /**
- * Every built-in type, given a key, talks to a hostile upstream that echoes every header and the
- * body back in its error answers (as some gateways do). No error (message, string, JSON, inspect,
- * causes) and no log line may show the key.
+ * Every built-in type that talks to a service, through its example entry in
+ * config/examples/all-types.yaml, against one upstream that fails the way services fail: the same
+ * ProviderError fields whatever the type, and never the key, even when the upstream echoes every
+ * header and the body back in its errors (as some gateways do).
  */
 const KEY = 'sk-test-SECRETKEYleakcheck0123456789';
 const root = join(import.meta.dirname, '..');
@@ -21,6 +22,7 @@ const examples = parse(readFileSync(join(root, 'config/examples/all-types.yaml')
 let server: Server;
 let url = '';
 let status = 401;
+let malformed = false;
 const logs: string[] = [];
 const logger: LoggerService = {
   log: (m: unknown) => void logs.push(String(m)),
@@ -35,8 +37,13 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
+      if (malformed) {
+        // A 200 whose JSON breaks off, as a proxy that cut the connection would leave it.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end('{"id":"x","object":"list","data":[{"embedding":[0.1,');
+      }
       const echo = `headers ${JSON.stringify(req.headers)} url ${req.url} body ${body.slice(0, 2000)}`;
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'retry-after': '3' } : {}) });
       res.end(JSON.stringify({ error: { message: `Invalid credentials. ${echo}`, type: 'invalid_request_error' }, message: echo, detail: echo }));
     });
   });
@@ -64,11 +71,52 @@ function printable(err: unknown): string {
   return parts.join('\n');
 }
 
+// Every type that talks to a service; llama-cpp runs in process and has no key.
+const SERVICE_TYPES = BUILTIN_PROVIDERS.filter((d) => d.type !== 'llama-cpp');
+
+async function failingCall(kind: ProviderKind, type: string) {
+  const module = await Test.createTestingModule({
+    imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { [kind]: { probe: entryFor(kind, type) } } })],
+  }).compile();
+  module.useLogger(logger);
+  const registry = module.get(ProvidersRegistry);
+  const call =
+    kind === 'llm'
+      ? registry.llm('probe').generate([{ role: 'user', content: 'hello' }])
+      : kind === 'embedding'
+        ? registry.embedder('probe').embed(['hello'])
+        : registry.reranker('probe').rerank('q', ['a', 'b']);
+  const error = await call.then(() => undefined, (e: unknown) => e);
+  await module.close();
+  return error;
+}
+
+describe('upstream failures look the same whatever the type', () => {
+  const expected: Record<string, Record<string, unknown>> = {
+    401: { status: 401, retryable: false, code: 'http' },
+    404: { status: 404, retryable: false, code: 'http' },
+    429: { status: 429, retryable: true, code: 'http', retryAfterMs: 3000 },
+    500: { status: 500, retryable: true, code: 'http' },
+    malformed: { retryable: false, code: 'bad-response' },
+  };
+  for (const def of SERVICE_TYPES) {
+    for (const [fault, fields] of Object.entries(expected)) {
+      it(`${def.kind} ${def.type}: ${fault}`, async () => {
+        malformed = fault === 'malformed';
+        status = malformed ? 200 : Number(fault);
+        const error = await failingCall(def.kind, def.type);
+        expect(error).toMatchObject({ name: 'ProviderError', instance: 'probe', type: def.type, kind: def.kind, ...fields });
+        expect((error as Error).message).toMatch(new RegExp(`^${def.kind} "probe" \\(${def.type}\\): `));
+      });
+    }
+  }
+});
+
 describe('no key in errors or logs, whatever the upstream echoes', () => {
-  // Every type that talks to a service; llama-cpp runs in process and has no key.
-  for (const def of BUILTIN_PROVIDERS.filter((d) => d.type !== 'llama-cpp')) {
+  for (const def of SERVICE_TYPES) {
     for (const code of [401, 500]) {
       it(`${def.kind} ${def.type}, upstream ${code}`, async () => {
+        malformed = false;
         status = code;
         logs.length = 0;
         const module = await Test.createTestingModule({
