@@ -23,22 +23,45 @@ export function readVectorList(site: HttpCallSite, value: unknown, count: number
 }
 
 /**
- * OpenAI-shaped `data: [{index, embedding}]` (Jina, Voyage), put in input order by `index`
- * whatever order it came in; an item without an index, or an index seen twice, is a bad response.
+ * OpenAI-shaped `data: [{index, embedding}]` (OpenAI and its kin, Jina, Voyage), put in input order
+ * by `index` whatever order it came in; an index seen twice or out of range is a bad response. With
+ * `positional`, a server that leaves out `index` everywhere is taken at its order (a partial one is not).
  */
-export function readIndexedVectors(site: HttpCallSite, response: unknown, count: number): number[][] {
+export function readIndexedVectors(
+  site: HttpCallSite,
+  response: unknown,
+  count: number,
+  options: { positional?: boolean; read?: (site: HttpCallSite, value: unknown, index: number) => number[] } = {},
+): number[][] {
+  const read = options.read ?? readVector;
   const data = isObject(response) ? response.data : undefined;
   if (!Array.isArray(data)) throw badResponse(site, `expected {data: [...]}, got ${describeValue(response)}`);
   if (data.length !== count) throw badResponse(site, `asked for ${count} vectors, got ${data.length}`);
+  const byPosition = options.positional === true && data.every((item) => !isObject(item) || item.index === undefined);
   const vectors = new Array<number[] | undefined>(count);
   data.forEach((item, position) => {
-    const index = isObject(item) ? item.index : undefined;
+    const index = byPosition ? position : isObject(item) ? item.index : undefined;
     if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || vectors[index]) {
       throw badResponse(site, `item ${position} of data has index ${String(index)} (expected each of 0..${count - 1} once)`);
     }
-    vectors[index] = readVector(site, isObject(item) ? item.embedding : undefined, index);
+    vectors[index] = read(site, isObject(item) ? item.embedding : undefined, index);
   });
   return vectors as number[][];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** One vector as OpenAI sends it: base64 of little-endian float32, or a list of numbers. */
+export function readBase64OrListVector(site: HttpCallSite, value: unknown, index: number): number[] {
+  if (typeof value !== 'string') return readVector(site, value, index);
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length === 0 || bytes.length % 4 !== 0) throw badResponse(site, `vector ${index} is not base64 float32 (${bytes.length} bytes)`);
+  const length = bytes.length / 4;
+  if (!LITTLE_ENDIAN) return Array.from({ length }, (_, i) => bytes.readFloatLE(i * 4));
+  // Copied into a buffer of its own: the decoded bytes may sit at an offset a Float32Array cannot view.
+  const floats = new Float32Array(length);
+  new Uint8Array(floats.buffer).set(bytes);
+  return Array.from(floats);
 }
 
 /** Usage from a token count the service reports (absent or odd: no usage, rather than a wrong one). */

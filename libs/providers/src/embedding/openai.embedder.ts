@@ -2,9 +2,10 @@ import type OpenAI from 'openai';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
 import { createOpenAIClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from '../http/openai-client.js';
-import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import { isObject } from '../http/http-errors.js';
 import { toProviderError, type OpenAICallSite } from '../http/openai-errors.js';
 import type { OpenAIConnection } from '../llm/openai.llm.js';
+import { readBase64OrListVector, readIndexedVectors } from './embedding-answers.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingUsage } from './embedder.js';
 
 /** `type: openai` under `embedding:`: OpenAI's embeddings API. */
@@ -59,43 +60,13 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
         },
         { signal },
       );
-      return { embeddings: this.#vectors(response, texts.length), usage: usageOf(response) };
+      return {
+        embeddings: readIndexedVectors(this.#site, response, texts.length, { positional: true, read: readBase64OrListVector }),
+        usage: usageOf(response),
+      };
     } catch (err) {
       throw toProviderError(err, this.#site, signal);
     }
-  }
-
-  /** The vectors in input order, whatever order `data` came in; anything off is a bad response. */
-  #vectors(response: unknown, count: number): number[][] {
-    const data = isObject(response) ? response.data : undefined;
-    if (!Array.isArray(data)) throw badResponse(this.#site, `expected {data: [...]}, got ${describeValue(response)}`);
-    if (data.length !== count) throw badResponse(this.#site, `asked for ${count} vectors, got ${data.length}`);
-    // A server that leaves out `index` everywhere is taken at its order; a partial or odd one is not.
-    const indexed = data.some((item) => isObject(item) && item.index !== undefined);
-    const vectors = new Array<number[] | undefined>(count);
-    data.forEach((item, position) => {
-      const index = indexed ? (isObject(item) ? item.index : undefined) : position;
-      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || vectors[index]) {
-        throw badResponse(this.#site, `item ${position} of data has index ${String(index)} (expected each of 0..${count - 1} once)`);
-      }
-      vectors[index] = this.#decode(isObject(item) ? item.embedding : undefined, index);
-    });
-    return vectors as number[][];
-  }
-
-  #decode(embedding: unknown, index: number): number[] {
-    if (typeof embedding === 'string') {
-      const bytes = Buffer.from(embedding, 'base64');
-      if (bytes.length === 0 || bytes.length % 4 !== 0) {
-        throw badResponse(this.#site, `vector ${index} is not base64 float32 (${bytes.length} bytes)`);
-      }
-      // OpenAI sends little-endian float32, whatever the host's byte order.
-      return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
-    }
-    if (Array.isArray(embedding) && embedding.length > 0 && embedding.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-      return embedding as number[];
-    }
-    throw badResponse(this.#site, `vector ${index} is not a list of numbers (got ${describeValue(embedding)})`);
   }
 }
 

@@ -37,6 +37,10 @@ export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy
   };
 }
 
+// The reason work left running under a finished call is aborted with; nobody is waiting for it, so
+// one shared instance spares an error (and its stack) per call.
+const CALL_ENDED = new ProviderAbortError('the call has ended');
+
 /** Who is calling, for error messages. */
 export interface CallSite {
   readonly kind: ProviderKind;
@@ -101,7 +105,7 @@ export class CallScope {
   /** Ends the call: whatever still runs under it (a batch's siblings after one failed) is aborted. */
   dispose(): void {
     clearTimeout(this.timer);
-    if (!this.controller.signal.aborted) this.controller.abort(new ProviderAbortError('the call has ended'));
+    if (!this.controller.signal.aborted) this.controller.abort(CALL_ENDED);
     this.unlink();
   }
 }
