@@ -23,7 +23,7 @@ export function instanceProvider(kind: ProviderKind, name?: string): FactoryProv
  * The default of a kind when it may not be decidable. Nest builds transient providers only for
  * those who inject them, so an undecidable default fails bootstrap only when something asks for it.
  */
-function lazyDefaultProvider(kind: ProviderKind): FactoryProvider {
+export function lazyDefaultProvider(kind: ProviderKind): FactoryProvider {
   return { ...instanceProvider(kind), scope: Scope.TRANSIENT };
 }
 

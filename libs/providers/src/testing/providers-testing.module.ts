@@ -1,4 +1,5 @@
-import { Module, type DynamicModule, type ValueProvider } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { lazyDefaultProvider } from '../module/providers-core.module.js';
 import { ProvidersConfigError, type ConfigIssue } from '../config/config-error.js';
 import type { Embedder } from '../embedding/embedder.js';
 import type { LLM } from '../llm/llm.js';
@@ -42,8 +43,8 @@ const PLURAL: Record<ProviderKind, string> = { llm: 'LLMs', embedding: 'embedder
  * ```
  *
  * The default of each kind is `defaults.<kind>`, else the one named 'default', else the only one.
- * When none can be decided, the no-name token is left unbound (injecting it fails at compile) and
- * `registry.llm()` throws `NoDefaultInstanceError`. A `defaults.<kind>` naming a missing entry
+ * When none can be decided, injecting the no-name token fails at compile with `NoDefaultInstanceError`,
+ * and so does `registry.llm()`. A `defaults.<kind>` naming a missing entry
  * throws a `ProvidersConfigError` from `forRoot`. Fakes created without a `name` take their key's.
  */
 @Module({})
@@ -61,23 +62,22 @@ export class ProvidersTestingModule {
     }
     if (issues.length > 0) throw new ProvidersConfigError(issues);
 
-    const providers: ValueProvider[] = [{ provide: ProvidersRegistry, useValue: new ProvidersRegistry({ instances, defaults }) }];
+    const providers: Provider[] = [{ provide: ProvidersRegistry, useValue: new ProvidersRegistry({ instances, defaults }) }];
     for (const kind of PROVIDER_KINDS) {
       for (const [name, instance] of instances[kind]) {
         adoptName(instance, name);
         providers.push({ provide: getProviderToken(kind, name), useValue: instance });
       }
       const choice = defaults[kind];
-      if ('name' in choice) {
-        providers.push({ provide: getProviderToken(kind), useValue: instances[kind].get(choice.name) });
-      }
+      // As in ProvidersModule: an undecidable default fails (NoDefaultInstanceError) only when something asks for it.
+      providers.push('name' in choice ? { provide: getProviderToken(kind), useValue: instances[kind].get(choice.name) } : lazyDefaultProvider(kind));
     }
 
     return {
       module: ProvidersTestingModule,
       global: options.isGlobal ?? true,
       providers,
-      exports: providers.map((p) => p.provide),
+      exports: providers.map((p) => (typeof p === 'function' ? p : p.provide)),
     };
   }
 }
