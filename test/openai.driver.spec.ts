@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { inspect } from 'node:util';
-import { createServer } from 'node:net';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,8 @@ import { OpenAILLMConfig, openaiLLM } from '../libs/providers/src/llm/openai.llm
 import type { AnyProviderDefinition, DriverContext } from '../libs/providers/src/registry/provider-definition.js';
 import { retryAfterMs } from '../libs/providers/src/http/http-errors.js';
 import { fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
+import { freePort } from './support/gateway-harness.js';
+import { expectNoKey as expectKeyAbsent, printable, rejection } from './support/provider-kit.js';
 
 const API_KEY = 'sk-test-SECRETKEY0123456789-zq9X';
 const WRONG_KEY = 'sk-test-WRONGKEY9876543210-pw7Y';
@@ -49,34 +50,10 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** Runs `fn` and returns what it rejected with (fails the test if it resolved). */
-async function rejection(fn: () => Promise<unknown>): Promise<any> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Every printable form of an error, its cause included. */
-function printable(err: unknown): string {
-  return [String(err), (err as Error).stack, JSON.stringify(err), inspect(err, { depth: 10, showHidden: true })].join('\n');
-}
-
 function expectNoKey(text: string, key = API_KEY): void {
-  expect(text).not.toContain(key);
-  // Fragments: the distinctive middle and the tail that services echo back.
-  expect(text).not.toContain(key.slice(8, 20));
-  expect(text).not.toContain(key.slice(-4));
+  expectKeyAbsent(text, key);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const signal = () => new AbortController().signal;
 const user = (content: string) => [{ role: 'user' as const, content }];
