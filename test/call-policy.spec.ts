@@ -1,22 +1,9 @@
 import 'reflect-metadata';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
-import { scriptedLLMProvider } from './support/scripted-provider.js';
+import { scriptedLLMProvider, scriptedLLMs } from './support/scripted-provider.js';
 
-const modules: TestingModule[] = [];
-afterEach(async () => {
-  await Promise.all(modules.splice(0).map((m) => m.close()));
-});
-
-async function setup(llm: Record<string, Record<string, unknown>>) {
-  const { definition, drivers } = scriptedLLMProvider();
-  const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: config as never, providers: [definition] })] }).compile();
-  module.useLogger(false);
-  modules.push(module);
-  return { registry: module.get(ProvidersRegistry), drivers };
-}
+const setup = scriptedLLMs();
 
 const upstream = (status: number, init: Partial<{ retryAfterMs: number; code: string }> = {}) =>
   new ProviderError(`upstream ${status}`, { instance: 'x', type: 'scripted', status, retryable: status === 429 || status >= 500, code: 'http', ...init });

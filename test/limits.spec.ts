@@ -1,24 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
-import { scriptedLLMProvider } from './support/scripted-provider.js';
+import { scriptedLLMProvider, scriptedLLMs } from './support/scripted-provider.js';
 
-const modules: TestingModule[] = [];
-afterEach(async () => {
-  await Promise.all(modules.splice(0).map((m) => m.close()));
-});
-
-async function setup(llm: Record<string, Record<string, unknown>>) {
-  const { definition, drivers } = scriptedLLMProvider();
-  const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
-  const module = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: config as never, providers: [definition] })] }).compile();
-  module.useLogger(false);
-  modules.push(module);
-  return { registry: module.get(ProvidersRegistry), drivers };
-}
+const setup = scriptedLLMs();
 
 const user = [{ role: 'user' as const, content: 'hi' }];
 const upstream500 = () => new ProviderError('upstream 500', { instance: 'x', type: 'scripted', status: 500, retryable: true, code: 'http' });

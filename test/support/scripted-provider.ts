@@ -1,10 +1,14 @@
+import { Test, type TestingModule } from '@nestjs/testing';
 import { IsArray, IsOptional, IsString } from 'class-validator';
+import { afterEach } from 'vitest';
 import {
   defineEmbeddingProvider,
   defineLLMProvider,
   defineRerankerProvider,
   EmbeddingInstanceConfig,
   LLMInstanceConfig,
+  ProvidersModule,
+  ProvidersRegistry,
   RerankerInstanceConfig,
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -168,4 +172,25 @@ export function scriptedRerankerProvider(maxDocuments = 2) {
     },
   });
   return { definition, drivers };
+}
+
+/**
+ * A module with scripted LLMs named as the keys of `llm` (each entry's keys over `type: scripted`
+ * and `model: <name>`), closed after each test of the file that calls it.
+ */
+export function scriptedLLMs() {
+  const modules: TestingModule[] = [];
+  afterEach(async () => {
+    await Promise.all(modules.splice(0).map((m) => m.close()));
+  });
+  return async (llm: Record<string, Record<string, unknown>>) => {
+    const { definition, drivers } = scriptedLLMProvider();
+    const config = { llm: Object.fromEntries(Object.entries(llm).map(([name, entry]) => [name, { type: 'scripted', model: name, ...entry }])) };
+    const module = await Test.createTestingModule({
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: config as never, providers: [definition] })],
+    }).compile();
+    module.useLogger(false);
+    modules.push(module);
+    return { registry: module.get(ProvidersRegistry), drivers };
+  };
 }
