@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
-import { scriptedLLMProvider, scriptedLLMs } from './support/scripted-provider.js';
+import { ProviderError, type LLMCallOptions } from '@hush/providers';
+import { scriptedLLMs } from './support/scripted-provider.js';
 
 const setup = scriptedLLMs();
 
