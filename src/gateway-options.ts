@@ -13,7 +13,10 @@ export interface GatewayOptions {
    * Default: `GATEWAY_API_KEYS`, comma-separated. An empty list turns authentication off.
    */
   apiKeys?: readonly string[];
-  /** Readiness (`GET /health/ready`) options: an optional `probe` per instance, its timeout and cache. */
+  /**
+   * Readiness (`GET /health/ready`) options: each instance's free check (or a `probe` of your own),
+   * its timeout, and how long an outcome is reused (default 5 s, so frequent polls stay cheap).
+   */
   health?: ProvidersHealthOptions;
   /** Largest accepted JSON body; default '20mb' (`npm start`: `GATEWAY_BODY_LIMIT`). */
   bodyLimit?: string;
@@ -25,6 +28,9 @@ export interface ResolvedGatewayOptions {
   apiKeys: readonly string[];
   health: ProvidersHealthOptions;
 }
+
+/** Readiness polls (a load balancer's, every second or so) reuse an instance's outcome this long. */
+const DEFAULT_READINESS_CACHE_MS = 5_000;
 
 /** Injection token of the resolved options. */
 export const GATEWAY_OPTIONS = Symbol('gateway.options');
@@ -39,5 +45,5 @@ export function apiKeysFromEnv(env: Readonly<Record<string, string | undefined>>
 
 export function resolveGatewayOptions(options: GatewayOptions, env: Readonly<Record<string, string | undefined>> = process.env): ResolvedGatewayOptions {
   const apiKeys = (options.apiKeys ?? apiKeysFromEnv(env)).map((k) => k.trim()).filter((k) => k.length > 0);
-  return { apiKeys, health: options.health ?? {} };
+  return { apiKeys, health: { cacheTtlMs: DEFAULT_READINESS_CACHE_MS, ...options.health } };
 }

@@ -107,25 +107,3 @@ describe('ProvidersHealthIndicator (the library export)', () => {
     await module.close();
   });
 });
-
-describe('GET /docs', () => {
-  let gw: GatewayHarness;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
-
-  it('serves the OpenAPI document of every route, with the request bodies described', async () => {
-    const page = await fetch(`${gw.url}/docs`);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('swagger-ui');
-    const doc = (await (await fetch(`${gw.url}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/chat/completions', '/v1/embeddings', '/v1/rerank', '/v1/models', '/health', '/health/ready']),
-    );
-    expect(doc.paths['/v1/chat/completions']).toHaveProperty('post');
-    expect(Object.keys(doc.components.schemas).length).toBeGreaterThan(2);
-  });
-});

@@ -261,24 +261,35 @@ describe('health and docs', () => {
     expect(await res.json()).toMatchObject({ status: 'ok' });
   });
 
-  it('GET /health/ready has one entry per configured instance, spends nothing and shows no secret', async () => {
+  it('GET /health/ready pings every instance for free: one entry each, the unreachable one down, no secret', async () => {
     const res = await fetch(`${gw.url}/health/ready`);
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(503);
     const text = await res.text();
     const body = JSON.parse(text);
-    expect(body.status).toBe('ok');
-    expect(Object.keys(body.details)).toEqual(['llm:chat', 'llm:strict', 'llm:stalls', 'llm:down', 'embedding:docs', 'reranker:rerank', 'reranker:cohere']);
+    expect(body.status).toBe('error');
+    expect(Object.keys(body.details).sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'reranker:cohere', 'reranker:rerank']);
     expect(body.details['llm:chat']).toEqual({
-      status: 'up', kind: 'llm', name: 'chat', type: 'openai-compatible', model: 'gpt-4o-mini', default: true, fallbacks: [], probed: false,
+      status: 'up', kind: 'llm', name: 'chat', type: 'openai-compatible', model: 'gpt-4o-mini', default: true, fallbacks: [],
+      probed: true, deployments: 1, reachableDeployments: 1, responseTime: expect.any(Number),
     });
-    expect(body.details['embedding:docs']).toMatchObject({ status: 'up', kind: 'embedding', type: 'openai-compatible', model: 'text-embedding-3-small' });
-    expect(body.details['reranker:cohere']).toMatchObject({ status: 'up', type: 'cohere', model: 'rerank-v3.5' });
+    expect(body.details['llm:down']).toMatchObject({ status: 'down', probed: true });
+    expect(body.details['llm:down'].message).toMatch(/^llm "down" \(openai-compatible\): cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED/);
+    expect(body.details['embedding:docs']).toMatchObject({ status: 'up', kind: 'embedding', type: 'openai-compatible', model: 'text-embedding-3-small', probed: true });
+    expect(body.details['reranker:cohere']).toMatchObject({ status: 'up', type: 'cohere', model: 'rerank-v3.5', probed: true });
+    // The test reranker type has no free check: reported from its configuration.
+    expect(body.details['reranker:rerank']).toMatchObject({ status: 'up', probed: false });
     expect(text).not.toContain(UPSTREAM_KEY);
     expect(text).not.toContain(COHERE_KEY);
-    expect(text).not.toContain(String(gw.upstream.port));
-    expect(gw.upstream.requests).toHaveLength(0);
+    // Only free routes were asked: the model lists, never a completion, an embedding or a rerank.
+    expect(new Set(gw.upstream.requests.map((r) => `${r.method} ${r.path}`))).toEqual(new Set(['GET /v1/models']));
     expect(gw.reranker.calls).toHaveLength(0);
-    expect(cohere.requests).toHaveLength(0);
+    expect(cohere.requests.map((r) => `${r.method} ${r.pathname}`)).toEqual(['GET /v1/models']);
+
+    // Polled again at once, the outcomes come from the cache: nothing more is sent.
+    const before = gw.upstream.requests.length;
+    const again = await (await fetch(`${gw.url}/health/ready`)).json();
+    expect(again.details['llm:chat']).toMatchObject({ status: 'up', cachedResponse: true });
+    expect(gw.upstream.requests).toHaveLength(before);
   });
 
   it('serves the OpenAPI document at /docs', async () => {

@@ -23,6 +23,7 @@ let server: Server;
 let url = '';
 let status = 401;
 let malformed = false;
+const methods: string[] = [];
 const logs: string[] = [];
 const logger: LoggerService = {
   log: (m: unknown) => void logs.push(String(m)),
@@ -34,6 +35,7 @@ const logger: LoggerService = {
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    methods.push(req.method ?? '');
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -109,6 +111,39 @@ describe('upstream failures look the same whatever the type', () => {
         expect((error as Error).message).toMatch(new RegExp(`^${def.kind} "probe" \\(${def.type}\\): `));
       });
     }
+  }
+});
+
+describe('ping: a free check, where the service has one', () => {
+  // The types with a free route (model list, /health); the others cannot be checked without a billed call.
+  const PINGABLE = new Set(['llm/openai', 'llm/openai-compatible', 'llm/azure-openai', 'llm/gemini', 'llm/anthropic',
+    'embedding/openai', 'embedding/openai-compatible', 'embedding/azure-openai', 'embedding/tei', 'embedding/ollama',
+    'embedding/cohere', 'embedding/gemini', 'reranker/cohere', 'reranker/vllm', 'reranker/tei']);
+
+  for (const def of SERVICE_TYPES) {
+    const key = `${def.kind}/${def.type}`;
+    it(`${key}: ${PINGABLE.has(key) ? 'GET only; up on 200, a ProviderError on 401' : 'no free check: undefined, nothing sent'}`, async () => {
+      malformed = false;
+      methods.length = 0;
+      const module = await Test.createTestingModule({
+        imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { [def.kind]: { probe: entryFor(def.kind, def.type) } } })],
+      }).compile();
+      const instance = module.get(ProvidersRegistry).get(def.kind, 'probe');
+      status = 200;
+      const up = await instance.ping!({ timeoutMs: 2_000 });
+      status = 401;
+      const down = await instance.ping!({ timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e);
+      await module.close();
+      if (PINGABLE.has(key)) {
+        expect(up).toEqual({ deployments: 1, reachable: 1 });
+        expect(down).toMatchObject({ name: 'ProviderError', status: 401, instance: 'probe' });
+        expect(methods).toEqual(['GET', 'GET']);
+      } else {
+        expect(up).toBeUndefined();
+        expect(down).toBeUndefined();
+        expect(methods).toEqual([]);
+      }
+    });
   }
 });
 

@@ -53,6 +53,8 @@ interface Dialect {
   /** The path prefix a client's `baseUrl` needs (Voyage's SDKs take `.../v1`). */
   readonly basePath: string;
   readonly defaultMaxDocuments: number;
+  /** The service's free GET route (Cohere's model list, a server's /health), and whether it wants the key. */
+  readonly ping?: { path: string; auth: boolean; answer: unknown };
   /** undefined when the request is authorised. */
   checkAuth(headers: IncomingHttpHeaders, apiKey: string): Reply | undefined;
   /** The texts to score, or the service's own 4xx. */
@@ -75,6 +77,7 @@ const cohere: Dialect = {
   paths: ['/v2/rerank'],
   basePath: '',
   defaultMaxDocuments: 10_000,
+  ping: { path: '/v1/models', auth: true, answer: { models: [{ name: 'rerank-v3.5', endpoints: ['rerank'] }] } },
   checkAuth: (headers, key) => (bearer(headers) === key ? undefined : { status: 401, body: cohere.error(401, 'invalid api token') }),
   parse(body, max) {
     const bad = (message: string): Reply => ({ status: 400, body: cohere.error(400, message) });
@@ -164,6 +167,7 @@ const vllm: Dialect = {
   paths: ['/rerank', '/v1/rerank', '/v2/rerank'],
   basePath: '',
   defaultMaxDocuments: Number.MAX_SAFE_INTEGER,
+  ping: { path: '/health', auth: false, answer: '' },
   checkAuth: (headers, key) => (bearer(headers) === key ? undefined : { status: 401, body: { error: 'Unauthorized' } }),
   parse(body, max) {
     const bad = (message: string, status = 400): Reply => ({ status, body: vllm.error(status, message) });
@@ -189,6 +193,7 @@ const tei: Dialect = {
   paths: ['/rerank'],
   basePath: '',
   defaultMaxDocuments: 32,
+  ping: { path: '/health', auth: false, answer: '' },
   checkAuth: (headers, key) => (bearer(headers) === key ? undefined : { status: 401, body: '' }),
   parse(body, max) {
     const bad = (message: string, status = 422): Reply => ({ status, body: { error: message, error_type: 'Validation' } });
@@ -298,6 +303,11 @@ export class RerankFakeServer extends JsonServiceFakeServer {
   protected serve(request: RecordedRequest, res: ServerResponse, script: AnswerScript): void {
     const send = (reply: Reply) => this.#send(res, request, reply);
     const path = request.pathname;
+    const ping = this.#dialect.ping;
+    if (request.method === 'GET' && ping && path === ping.path) {
+      const denied = ping.auth && this.#options.apiKey !== undefined ? this.#dialect.checkAuth(request.headers, this.#options.apiKey) : undefined;
+      return send(denied ?? { status: 200, body: ping.answer });
+    }
     if (request.method !== 'POST' || !this.#dialect.paths.includes(path)) return send(this.#dialect.notFound(`${request.method} ${path}`));
     if (this.#options.apiKey !== undefined) {
       const denied = this.#dialect.checkAuth(request.headers, this.#options.apiKey);

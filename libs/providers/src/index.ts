@@ -46,6 +46,7 @@ export { configKeysOf } from './config/validate-config.js';
 export type { ConfigIssue } from './config/config-error.js';
 export { DEFAULT_POLICIES } from './resilience/call-policy.js';
 export type { CallPolicy } from './resilience/call-policy.js';
+export type { PingResult } from './resilience/managed-instance.js';
 
 // Errors
 export { ProviderAbortError, ProviderError } from './errors/provider-error.js';

@@ -1,3 +1,4 @@
+import type { PingResult } from '../resilience/managed-instance.js';
 export type EmbeddingInputType = 'query' | 'document';
 
 export interface EmbedOptions {
@@ -30,6 +31,11 @@ export interface Embedder {
   readonly model: string;
   readonly dimensions?: number;
   embed(input: string | string[], options?: EmbedOptions): Promise<EmbeddingResult>;
+  /**
+   * Optional: checks for free that the service answers (never a billed call). Resolves with how many
+   * deployments answered, or undefined when this type has no such check; rejects when none answered.
+   */
+  ping?(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<PingResult | undefined>;
 }
 export abstract class Embedder {}
 
@@ -57,5 +63,10 @@ export interface EmbedderDriver {
   /** Whether the service can shorten vectors on request (`dimensions` is then sent, not only checked). */
   readonly supportsDimensions: boolean;
   embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult>;
+  /**
+   * Optional: a free check that the service answers and takes the credentials (a `GET /models`,
+   * `/health`): never anything billed. Resolves when usable, throws a ProviderError when not.
+   */
+  ping?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void> | void;
 }

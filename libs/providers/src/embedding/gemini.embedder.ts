@@ -57,6 +57,12 @@ export class GeminiEmbeddingDriver implements EmbedderDriver {
     );
   }
 
+
+  /** Free: `GET /models` answers when the service is up and takes the key. */
+  async ping(signal: AbortSignal): Promise<void> {
+    await this.#client.get('/models', signal);
+  }
+
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const taskType = this.#taskType ?? (options.inputType ? TASK_OF_INPUT[options.inputType] : undefined);
     const body = {

@@ -56,6 +56,12 @@ export class OllamaEmbeddingDriver implements EmbedderDriver {
     this.#client = new HttpClient(bearerClientOptions(config, OLLAMA_DEFAULT_BASE_URL), context);
   }
 
+
+  /** Free: `GET /api/version` answers when the service is up and takes the key. */
+  async ping(signal: AbortSignal): Promise<void> {
+    await this.#client.get('/api/version', signal);
+  }
+
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const config = this.#config;
     const body = {

@@ -46,6 +46,16 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
     this.#site = site;
   }
 
+
+  /** Free: listing the models answers when the server is up and takes the key. */
+  async ping(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#client.models.list({ signal });
+    } catch (err) {
+      throw toProviderError(err, this.#site, signal);
+    }
+  }
+
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const { signal, dimensions } = options;
     try {

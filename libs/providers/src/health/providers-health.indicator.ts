@@ -26,8 +26,14 @@ export type ProvidersProbe = (
 export interface ProvidersHealthOptions {
   /** The kinds to report; default every kind (`llm`, `embedding`, `reranker`). */
   kinds?: readonly ProviderKind[];
-  /** Optional reachability check per instance; without one, each instance is reported from its configuration. */
+  /**
+   * A reachability check per instance, in place of the built-in one. Without it, instances whose
+   * type has a free check (`ping`: `GET /models`, `/health`, ...) are pinged, and the others are
+   * reported from their configuration.
+   */
   probe?: ProvidersProbe;
+  /** Use the types' own free checks when no `probe` is given; default true. */
+  ping?: boolean;
   /** The longest a probe may take before the instance is reported down; default 3000 ms. */
   timeoutMs?: number;
   /** Reuse a probe's outcome for this long (per instance), so frequent readiness polls stay cheap; default 0 (no cache). */
@@ -83,9 +89,10 @@ interface CachedOutcome {
  * }
  * ```
  *
- * Without a `probe`, an entry is `up` when its instance was created from the config (the registry
- * exists, so bootstrap validated and built it) and reports its kind, type and model. With a `probe`,
- * the entry is `up` only when the probe resolves within `timeoutMs`. No secret is ever reported.
+ * Each entry is `up` only when its check resolves within `timeoutMs`: the given `probe`, else the
+ * instance's own free check (`ping`: `GET /models`, `/health`, a loaded model). An instance with no
+ * such check is `up` when it was created from the config (bootstrap validated and built it). Every
+ * entry reports its kind, type and model; never a secret.
  */
 @Injectable()
 export class ProvidersHealthIndicator {
@@ -124,9 +131,10 @@ export class ProvidersHealthIndicator {
     }
     const instance = this.registry.get(kind, name);
     const details = this.describe(kind, name, instance);
-    if (!merged.probe) return session.up(details);
+    const probe = merged.probe ?? (merged.ping !== false && canPing(instance) ? pingProbe : undefined);
+    if (!probe) return session.up(details);
 
-    const outcome = await this.probe(kind, name, instance, merged);
+    const outcome = await this.probe(kind, name, instance, { ...merged, probe });
     // The probe adds to the entry; it cannot rename it (kind, name, type and model stay the registry's).
     const data = { ...outcome.data, ...details, probed: true, responseTime: outcome.responseTime };
     return outcome.up ? session.up(data) : session.down(data);
@@ -171,6 +179,18 @@ export class ProvidersHealthIndicator {
     }
     return promise;
   }
+}
+
+/** The built-in probe: the instance's own free check, with how many deployments answered. */
+const pingProbe: ProvidersProbe = async (instance, { signal }) => {
+  const result = await instance.ping!({ signal });
+  return result ? { deployments: result.deployments, reachableDeployments: result.reachable } : {};
+};
+
+function canPing(instance: InstanceOfKind[ProviderKind]): boolean {
+  // Managed instances say whether any of their drivers can be pinged; others, by having ping.
+  const pingable = (instance as { pingable?: unknown }).pingable;
+  return typeof instance.ping === 'function' && pingable !== false;
 }
 
 async function runProbe(

@@ -50,6 +50,25 @@ export class HttpClient {
     }
   }
 
+  /**
+   * `GET` of a path under the API root, or of an absolute URL on the same server (a `/health` beside
+   * a `/v1` root); resolves to the parsed JSON, or the text when the answer is not JSON.
+   */
+  async get(pathOrUrl: string, signal: AbortSignal): Promise<unknown> {
+    const response = await this.#send(pathOrUrl, undefined, signal, undefined, 'GET');
+    const text = await this.#readText(response, signal);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+
+  /** The server's origin (`http://host:port`), for routes that live beside the API root. */
+  get origin(): string {
+    return new URL(this.#root).origin;
+  }
+
   /** `POST {baseUrl}{path}` and read the answer as server-sent events, one at a time as they arrive. */
   async *postSse(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>): AsyncGenerator<SseEvent> {
     const response = await this.#send(path, body, signal, { accept: 'text/event-stream', ...extraHeaders });
@@ -105,13 +124,17 @@ export class HttpClient {
     });
   }
 
-  async #send(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
+  async #send(path: string, body: unknown, signal: AbortSignal, extraHeaders?: Record<string, string>, method: 'GET' | 'POST' = 'POST'): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(`${this.#root}${path}`, {
-        method: 'POST',
-        headers: { ...this.#headers, ...extraHeaders },
-        body: JSON.stringify(body),
+      const url = /^https?:\/\//.test(path) ? path : `${this.#root}${path}`;
+      // Credentials go to the configured server only.
+      if (new URL(url).origin !== this.origin) throw new Error(`refusing to send to another server than ${this.origin}`);
+      const { 'content-type': _type, ...getHeaders } = this.#headers;
+      response = await fetch(url, {
+        method,
+        headers: { ...(method === 'GET' ? getHeaders : this.#headers), ...extraHeaders },
+        body: method === 'GET' ? undefined : JSON.stringify(body),
         signal,
       });
     } catch (err) {

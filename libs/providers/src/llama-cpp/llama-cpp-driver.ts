@@ -29,6 +29,11 @@ export abstract class LlamaCppDriver<Slot> {
     if (this.closing) throw closedError(this.site);
   }
 
+  /** In process: usable as long as the model is loaded and not closed. */
+  async ping(): Promise<void> {
+    this.ensureOpen();
+  }
+
   /** Counts `work` among what close() waits for. */
   protected track<T>(work: Promise<T>): Promise<T> {
     const settled = work.then(() => undefined, () => undefined);

@@ -50,6 +50,12 @@ export class AnthropicChatDriver implements LLMDriver {
     };
   }
 
+
+  /** Free: `GET /v1/models` answers when the service is up and takes the key. */
+  async ping(signal: AbortSignal): Promise<void> {
+    await this.#client.get('/v1/models', signal);
+  }
+
   async generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion> {
     const { signal, ...params } = options;
     const body = this.#body(messages, params);

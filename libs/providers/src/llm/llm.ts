@@ -1,3 +1,4 @@
+import type { PingResult } from '../resilience/managed-instance.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -30,6 +31,11 @@ export interface LLM {
   generate(messages: ChatCompletionMessageParam[], options?: GenerateOptions): Promise<ChatCompletion>;
   stream(messages: ChatCompletionMessageParam[], options?: GenerateOptions): AsyncIterable<ChatCompletionChunk>;
   generateBatch(batch: ChatCompletionMessageParam[][], options?: GenerateBatchOptions): Promise<ChatCompletion[]>;
+  /**
+   * Optional: checks for free that the service answers (never a billed call). Resolves with how many
+   * deployments answered, or undefined when this type has no such check; rejects when none answered.
+   */
+  ping?(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<PingResult | undefined>;
 }
 /** Runtime token for the default LLM; merged with the interface so it is both a type and a token. */
 export abstract class LLM {}
@@ -46,5 +52,10 @@ export interface LLMDriver {
   generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion>;
   /** Must ask for usage where the service supports it, so the last chunk carries `usage`. */
   stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * Optional: a free check that the service answers and takes the credentials (a `GET /models`,
+   * `/health`): never anything billed. Resolves when usable, throws a ProviderError when not.
+   */
+  ping?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void> | void;
 }

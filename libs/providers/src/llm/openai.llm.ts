@@ -45,6 +45,16 @@ export class OpenAIChatDriver implements LLMDriver {
     this.#streamUsage = options.streamUsage ?? true;
   }
 
+
+  /** Free: listing the models answers when the server is up and takes the key. */
+  async ping(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#client.models.list({ signal });
+    } catch (err) {
+      throw toProviderError(err, this.#site, signal);
+    }
+  }
+
   async generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion> {
     const { signal, params } = splitOptions(options);
     // stream_options is only valid with stream: true; a YAML `params` meant for streams must not break this.

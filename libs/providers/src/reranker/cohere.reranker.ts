@@ -30,6 +30,7 @@ export const cohereReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      pingPath: '/v1/models',
       model: config.model,
       maxDocuments: COHERE_MAX_RERANK_DOCUMENTS,
       client: createRerankHttpClient(

@@ -124,6 +124,8 @@ export interface HttpRerankerInit {
   shape: RerankAnswerShape;
   /** Headers that are not secret (an API version), sent with every request. */
   extraHeaders?: Record<string, string>;
+  /** A free route that answers when the service is up and takes the key (a path under the root, or a URL on its server). */
+  pingPath?: string;
 }
 
 /** One rerank request per batch against an HTTP service; splitting, merging, retries are the library's. */
@@ -133,10 +135,15 @@ export class HttpRerankerDriver implements RerankerDriver {
   // Private: the client holds the auth headers, and nothing printable may reach them.
   readonly #init: HttpRerankerInit;
 
+  /** Set where the service has a free route to check (`/health`, `GET /v1/models`). */
+  readonly ping?: (signal: AbortSignal) => Promise<void>;
+
   constructor(init: HttpRerankerInit) {
     this.model = init.model;
     this.maxDocuments = init.maxDocuments;
     this.#init = init;
+    const { pingPath, client } = init;
+    if (pingPath) this.ping = async (signal) => void (await client.get(pingPath, signal));
   }
 
   async rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]> {

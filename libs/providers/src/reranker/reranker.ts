@@ -1,3 +1,4 @@
+import type { PingResult } from '../resilience/managed-instance.js';
 export interface RerankOptions {
   /** Keep only the best `topK` (after the threshold). Default: every document. */
   topK?: number;
@@ -22,6 +23,11 @@ export interface Reranker {
   readonly model: string;
   /** Results sorted by score, highest first. */
   rerank(query: string, documents: string[], options?: RerankOptions): Promise<RerankResult[]>;
+  /**
+   * Optional: checks for free that the service answers (never a billed call). Resolves with how many
+   * deployments answered, or undefined when this type has no such check; rejects when none answered.
+   */
+  ping?(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<PingResult | undefined>;
 }
 export abstract class Reranker {}
 
@@ -43,5 +49,10 @@ export interface RerankerDriver {
   readonly model: string;
   readonly maxDocuments: number;
   rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]>;
+  /**
+   * Optional: a free check that the service answers and takes the credentials (a `GET /models`,
+   * `/health`): never anything billed. Resolves when usable, throws a ProviderError when not.
+   */
+  ping?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void> | void;
 }

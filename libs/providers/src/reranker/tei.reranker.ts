@@ -39,6 +39,7 @@ export const teiReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      pingPath: '/health',
       model: config.model ?? SERVED_MODEL,
       maxDocuments: config.batchSize ?? TEI_DEFAULT_RERANK_DOCUMENTS,
       client: createRerankHttpClient(

@@ -36,6 +36,8 @@ export const vllmReranker = defineRerankerProvider({
         context,
       ),
       path: '/rerank',
+      // /health lives at the server's root, whether baseUrl names it or its /v1.
+      pingPath: `${new URL(config.baseUrl).origin}/health`,
       body: (query, documents) => ({
         ...(config.model !== undefined ? { model: config.model } : {}),
         query,

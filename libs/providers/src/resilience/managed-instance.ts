@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { InstanceConfig } from '../config/instance-config.js';
 import { ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
-import { sleep } from './abort.js';
+import { raceAbort, sleep } from './abort.js';
 import { CallScope, describeSite, policyOf, withRetries, type CallPolicy, type CallSite } from './call-policy.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { DeploymentPool, type Deployment } from './deployment-pool.js';
@@ -22,6 +22,14 @@ export interface ManagedInstanceInit<D> {
   deployments: ReadonlyArray<WeightedDriver<D>>;
   logger: LoggerService;
 }
+
+/** What a ping found: how many deployments were checked, and how many answered. */
+export interface PingResult {
+  deployments: number;
+  reachable: number;
+}
+
+const DEFAULT_PING_TIMEOUT_MS = 5_000;
 
 /** Defaults of the instance-level limits; docs/reliability.md explains them. */
 export const DEFAULT_LIMITS = { maxQueue: 1_000, cooldownMs: 5_000, cooldownFailures: 3 } as const;
@@ -202,6 +210,32 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   /** Tokens found out after the attempt ended (a stream's usage chunk), for `tpm`. */
   protected recordTokens(extra: number): void {
     if (extra !== 0) this.tpm?.record(extra);
+  }
+
+  /** Whether any deployment's driver has a free reachability check. */
+  get pingable(): boolean {
+    return this.pool.deployments.some((d) => typeof (d.driver as { ping?: unknown }).ping === 'function');
+  }
+
+  /**
+   * Checks, for free, that the deployments answer (each driver's own `ping`: a `GET /models` or
+   * `/health`, never a billed call). Resolves with how many answered when at least one did; rejects
+   * with the last failure when none did; resolves undefined when no driver can be pinged.
+   */
+  async ping(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<PingResult | undefined> {
+    const pingable = this.pool.deployments
+      .map((d) => d.driver as { ping?: (signal: AbortSignal) => Promise<void> })
+      .filter((driver) => typeof driver.ping === 'function');
+    if (pingable.length === 0) return undefined;
+    const scope = new CallScope(this, options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS, options.signal);
+    try {
+      const outcomes = await Promise.allSettled(pingable.map((driver) => raceAbort(driver.ping!(scope.signal), scope.signal)));
+      const reachable = outcomes.filter((o) => o.status === 'fulfilled').length;
+      if (reachable === 0) throw scope.failure((outcomes.at(-1) as PromiseRejectedResult).reason, this);
+      return { deployments: pingable.length, reachable };
+    } finally {
+      scope.dispose();
+    }
   }
 
   /**
