@@ -3,27 +3,19 @@ import { ProviderError } from '../errors/provider-error.js';
 import type { CallScope } from '../resilience/call-policy.js';
 import { describeSite } from '../resilience/call-policy.js';
 import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
-import { chunk, mapConcurrent } from '../util/concurrency.js';
 import type { EmbedOptions, Embedder, EmbedderDriver, EmbeddingResult, EmbeddingUsage } from './embedder.js';
-
-/** Batches of one call that run at once, unless `maxConcurrency` says fewer. */
-const DEFAULT_BATCH_CONCURRENCY = 4;
 
 /** The Embedder users inject: batching, ordering and the dimensions check around a driver. */
 export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbedder> implements Embedder {
   readonly model: string;
   private readonly configuredDimensions?: number;
   private observedDimensions?: number;
-  private readonly batchSize?: number;
-  private readonly batchConcurrency: number;
 
   constructor(init: ManagedInstanceInit<EmbedderDriver>) {
     super(init);
     const config = init.config as EmbeddingInstanceConfig;
     this.model = this.primaryDriver.model;
     this.configuredDimensions = config.dimensions;
-    this.batchSize = config.batchSize;
-    this.batchConcurrency = Math.min(DEFAULT_BATCH_CONCURRENCY, config.maxConcurrency ?? DEFAULT_BATCH_CONCURRENCY);
   }
 
   /** The configured vector length, else the one the service returned last. */
@@ -57,11 +49,7 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
 
   /** Splits into the driver's batches, runs them concurrently, and reassembles them in input order. */
   private async embedAll(texts: string[], options: EmbedOptions, dimensions: number | undefined, scope: CallScope): Promise<EmbeddingResult> {
-    // Any deployment may take any batch, so batches fit the smallest limit.
-    const limit = Math.min(...this.drivers.map((d) => d.maxBatchSize));
-    const size = Math.min(this.batchSize ?? limit, limit);
-    const batches = chunk(texts, size);
-    const results = await mapConcurrent(batches, this.batchConcurrency, (batch) =>
+    const results = await this.inBatches(texts, (d) => d.maxBatchSize, (batch) =>
       this.attempt(
         scope,
         async (d, signal) => {

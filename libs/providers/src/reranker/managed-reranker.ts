@@ -1,12 +1,8 @@
-import type { RerankerInstanceConfig } from '../config/instance-config.js';
 import { ProviderError } from '../errors/provider-error.js';
 import type { CallScope } from '../resilience/call-policy.js';
 import { describeSite } from '../resilience/call-policy.js';
 import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
-import { chunk, mapConcurrent } from '../util/concurrency.js';
 import type { RerankOptions, RerankResult, Reranker, RerankerDriver, RerankerScore } from './reranker.js';
-
-const DEFAULT_BATCH_CONCURRENCY = 4;
 
 /**
  * The Reranker users inject. Large document sets are split at the service's limit, scored, merged
@@ -14,15 +10,10 @@ const DEFAULT_BATCH_CONCURRENCY = 4;
  */
 export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedReranker> implements Reranker {
   readonly model: string;
-  private readonly batchSize?: number;
-  private readonly batchConcurrency: number;
 
   constructor(init: ManagedInstanceInit<RerankerDriver>) {
     super(init);
-    const config = init.config as RerankerInstanceConfig;
     this.model = this.primaryDriver.model;
-    this.batchSize = config.batchSize;
-    this.batchConcurrency = Math.min(DEFAULT_BATCH_CONCURRENCY, config.maxConcurrency ?? DEFAULT_BATCH_CONCURRENCY);
   }
 
   async rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankResult[]> {
@@ -59,10 +50,7 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
 
   /** One score per document, in input order, from as many requests as the service's limit needs. */
   private async scoreAll(query: string, documents: string[], scope: CallScope): Promise<number[]> {
-    const limit = Math.min(...this.drivers.map((d) => d.maxDocuments));
-    const size = Math.min(this.batchSize ?? limit, limit);
-    const batches = chunk(documents, size);
-    const scored = await mapConcurrent(batches, this.batchConcurrency, (batch) =>
+    const scored = await this.inBatches(documents, (d) => d.maxDocuments, (batch) =>
       this.attempt(
         scope,
         async (driver, signal) => this.checkScores(await driver.rerankBatch(query, batch, { signal }), batch.length),

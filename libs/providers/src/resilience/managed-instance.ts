@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { InstanceConfig } from '../config/instance-config.js';
 import { ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
+import { chunk, mapConcurrent } from '../util/concurrency.js';
 import { raceAbort, sleep } from './abort.js';
 import { CallScope, describeSite, policyOf, withRetries, type CallPolicy, type CallSite } from './call-policy.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -30,6 +31,9 @@ export interface PingResult {
 }
 
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
+
+/** Requests of one embed or rerank call that run at once, unless `maxConcurrency` says fewer. */
+const DEFAULT_BATCH_CONCURRENCY = 4;
 
 /** Defaults of the instance-level limits; docs/reliability.md explains them. */
 export const DEFAULT_LIMITS = { maxQueue: 1_000, cooldownMs: 5_000, cooldownFailures: 3 } as const;
@@ -67,6 +71,8 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   private closing?: ProviderError;
   /** The instances tried after this one, in order, set once every instance exists. */
   private fallbackChain: Self[] = [];
+  private readonly batchSize?: number;
+  private readonly batchConcurrency: number;
 
   protected constructor(init: ManagedInstanceInit<D>) {
     const { config } = init;
@@ -88,6 +94,8 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
         ),
       );
     }
+    this.batchSize = (config as { batchSize?: number }).batchSize;
+    this.batchConcurrency = Math.min(DEFAULT_BATCH_CONCURRENCY, config.maxConcurrency ?? DEFAULT_BATCH_CONCURRENCY);
     if (config.rpm !== undefined) this.rpm = new SlidingWindowBudget(config.rpm);
     if (config.tpm !== undefined) this.tpm = new SlidingWindowBudget(config.tpm);
   }
@@ -165,6 +173,16 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
         if (!kept) release();
       }
     });
+  }
+
+  /**
+   * Splits `items` into requests that every deployment takes (its `limitOf`, and `batchSize` where
+   * set), runs them at most 4 (or `maxConcurrency`) at once, and gives the results in input order.
+   */
+  protected inBatches<T, R>(items: readonly T[], limitOf: (driver: D) => number, run: (batch: T[]) => Promise<R>): Promise<R[]> {
+    // Any deployment may take any batch, so batches fit the smallest limit.
+    const limit = Math.min(...this.drivers.map(limitOf));
+    return mapConcurrent(chunk(items, Math.min(this.batchSize ?? limit, limit)), this.batchConcurrency, run);
   }
 
   /**
