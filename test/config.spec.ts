@@ -213,6 +213,12 @@ describe('config errors', () => {
     expect(error.issues[0]!.message).toMatch(/^is not valid YAML: /);
   });
 
+  it('says to quote ${VAR} inside a flow map, where a bare { opens another map', async () => {
+    const c = files({ 'config/providers.yaml': 'llm:\n  chat: { type: openai, model: gpt-4o, apiKey: ${OPENAI_API_KEY} }\n' });
+    const error = await configError({ cwd: c.dir, env: { OPENAI_API_KEY: 'x' } });
+    expect(error.issues[0]).toMatchObject({ line: 2, column: 49, hint: 'Inside { } or [ ], quote a value that holds ${VAR}: "${VAR}".' });
+  });
+
   it('refuses a name written twice in a section', async () => {
     const c = files({ 'config/providers.yaml': 'llm:\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: a }\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: b }\n' });
     const error = await configError({ cwd: c.dir, env: {} });

@@ -52,7 +52,7 @@ export function readYamlLayer(
         line,
         column,
         message: `is not valid YAML: ${firstLine(error.message)}.`,
-        hint: error.code === 'DUPLICATE_KEY' ? 'Each name may appear once per section; rename or remove one.' : undefined,
+        hint: hintFor(error.code, text.split(/\r?\n/)[line - 1] ?? ''),
       });
     }
     return undefined;
@@ -110,6 +110,15 @@ export function readYamlLayer(
   };
   // An empty file is an empty config, not an error.
   return { origin: displayName, value: toValue(doc.contents as Node | null, [], 0) ?? {}, positions };
+}
+
+function hintFor(code: string, sourceLine: string): string | undefined {
+  if (code === 'DUPLICATE_KEY') return 'Each name may appear once per section; rename or remove one.';
+  // `{ apiKey: ${KEY} }`: in a flow map, a bare `{` opens another map.
+  if (sourceLine.includes('${') && /[{[]/.test(sourceLine.replace(/\$\{[^}]*\}/g, ''))) {
+    return 'Inside { } or [ ], quote a value that holds ${VAR}: "${VAR}".';
+  }
+  return undefined;
 }
 
 function firstLine(message: string): string {
