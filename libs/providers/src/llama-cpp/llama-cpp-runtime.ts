@@ -186,12 +186,15 @@ async function releaseLlamaIfUnused(gpuKey: string): Promise<void> {
 }
 
 // llama.cpp talks a lot; only its warnings and errors reach the logs, and the known noise of
-// random-weight models is dropped.
+// random-weight models is dropped. Its lines concern the shared runtime, not the instance that
+// happened to start it, so they carry a context of their own (Nest's loggers take it as the last argument).
+const LLAMA_LOG_CONTEXT = 'hush:llama-cpp';
+
 function logLlama(mod: NodeLlamaCpp, logger: LoggerService, level: string, message: string): void {
   const text = message.trim();
   if (!text) return;
-  if (level === mod.LlamaLogLevel.error || level === mod.LlamaLogLevel.fatal) logger.error(`llama.cpp: ${text}`);
-  else if (level === mod.LlamaLogLevel.warn) logger.warn?.(`llama.cpp: ${text}`);
+  if (level === mod.LlamaLogLevel.error || level === mod.LlamaLogLevel.fatal) logger.error(`llama.cpp: ${text}`, undefined, LLAMA_LOG_CONTEXT);
+  else if (level === mod.LlamaLogLevel.warn) logger.warn?.(`llama.cpp: ${text}`, LLAMA_LOG_CONTEXT);
 }
 
 async function resolveUri(mod: NodeLlamaCpp, options: AcquireModelOptions, cwd: string): Promise<string> {
