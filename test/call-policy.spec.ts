@@ -22,6 +22,17 @@ describe('retries', () => {
     expect(driver.calls).toHaveLength(3);
   });
 
+  it('waits no longer than backoffMaxMs between attempts', async () => {
+    const { registry, drivers } = await setup({ chat: { maxRetries: 3, backoffBaseMs: 10_000, backoffMaxMs: 30 } });
+    const driver = drivers.get('chat')!;
+    driver.steps.push(async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => 'fourth');
+    const started = performance.now();
+    expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('fourth');
+    // Three waits of at most 30 ms each, where the default curve could wait up to 0.5 + 1 + 2 s.
+    expect(performance.now() - started).toBeLessThan(400);
+    expect(driver.calls).toHaveLength(4);
+  });
+
   it('gives up after maxRetries with the last error', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 1 } });
     const driver = drivers.get('chat')!;

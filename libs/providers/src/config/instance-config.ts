@@ -25,6 +25,12 @@ export class InstanceConfig {
   /** The longest one attempt may take before it is abandoned and retried (or a fallback tried), ms; none by default. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) attemptTimeoutMs?: number;
 
+  /** Backoff before retry n: a random wait up to min(backoffMaxMs, backoffBaseMs · 2ⁿ), ms; default 500. */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) backoffBaseMs?: number;
+
+  /** The longest backoff between two attempts, ms; default 8000. */
+  @IsOptional() @ToNumber() @IsInt() @Min(0) backoffMaxMs?: number;
+
   /** Retries after the first attempt, for retryable failures only. */
   @IsOptional() @ToNumber() @IsInt() @Min(0) @Max(10) maxRetries?: number;
 

@@ -33,6 +33,8 @@ export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy
     maxRetries: config.maxRetries ?? base.maxRetries,
     idleTimeoutMs: config.idleTimeoutMs ?? base.idleTimeoutMs,
     retryAfterMaxMs: config.retryAfterMaxMs ?? base.retryAfterMaxMs,
+    backoffBaseMs: config.backoffBaseMs ?? base.backoffBaseMs,
+    backoffMaxMs: config.backoffMaxMs ?? base.backoffMaxMs,
     attemptTimeoutMs: config.attemptTimeoutMs,
   };
 }
