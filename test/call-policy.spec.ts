@@ -112,6 +112,31 @@ describe('deadline and cancellation', () => {
   });
 });
 
+describe('diagnostics channels', () => {
+  it('publish each retry and each fallback, for metrics', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const { PROVIDER_RETRY_CHANNEL, PROVIDER_FALLBACK_CHANNEL } = await import('@hush/providers');
+    const { registry, drivers } = await setup({ chat: { maxRetries: 1, backoffMaxMs: 5, fallbacks: ['backup'] }, backup: {} });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(503); }, async () => { throw upstream(502); });
+    drivers.get('backup')!.steps.push(async () => 'saved');
+    const events: unknown[] = [];
+    const onRetry = (e: unknown) => void events.push({ retry: e });
+    const onFallback = (e: unknown) => void events.push({ fallback: e });
+    subscribe(PROVIDER_RETRY_CHANNEL, onRetry);
+    subscribe(PROVIDER_FALLBACK_CHANNEL, onFallback);
+    try {
+      await registry.llm('chat').generate(user);
+    } finally {
+      unsubscribe(PROVIDER_RETRY_CHANNEL, onRetry);
+      unsubscribe(PROVIDER_FALLBACK_CHANNEL, onFallback);
+    }
+    expect(events).toEqual([
+      { retry: { kind: 'llm', instance: 'chat', type: 'scripted', attempt: 1, waitMs: expect.any(Number), error: expect.objectContaining({ status: 503 }) } },
+      { fallback: { kind: 'llm', from: 'chat', to: 'backup', error: expect.objectContaining({ status: 502 }) } },
+    ]);
+  });
+});
+
 describe('attemptTimeoutMs', () => {
   it('abandons a hung attempt and retries, within the call deadline', async () => {
     const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 100, timeoutMs: 5_000, maxRetries: 1 } });

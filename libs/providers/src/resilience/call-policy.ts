@@ -1,4 +1,5 @@
 import type { InstanceConfig } from '../config/instance-config.js';
+import { publishRetry } from '../errors/diagnostics.js';
 import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
 import { redactSecrets } from '../util/redact.js';
@@ -165,6 +166,7 @@ export async function withRetries<T>(
       }
       const wait = backoffMs(n, error, policy);
       if (wait > policy.retryAfterMaxMs || wait >= scope.remainingMs()) throw error;
+      publishRetry({ kind: site.kind, instance: site.name, type: site.type, attempt: n + 1, waitMs: wait, error });
       try {
         await sleep(wait, scope.signal);
       } catch (sleepErr) {

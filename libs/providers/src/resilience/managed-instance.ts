@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { InstanceConfig } from '../config/instance-config.js';
+import { publishFallback } from '../errors/diagnostics.js';
 import { ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
 import { chunk, mapConcurrent } from '../util/concurrency.js';
@@ -217,6 +218,7 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
         const next = chain[i + 1];
         if (!next || !(err instanceof ProviderError) || !err.retryable || scope.signal.aborted) throw err;
         this.logger.warn(`${describeSite(target)} failed (${err.code ?? 'error'}${err.status ? ` ${err.status}` : ''}); falling back to "${next.name}".`);
+        publishFallback({ kind: this.kind, from: target.name, to: next.name, error: err });
       }
     }
   }
