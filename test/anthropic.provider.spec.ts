@@ -496,3 +496,15 @@ describe('anthropic fake server', () => {
     expect(await pending).toBe('failed');
   });
 });
+
+describe('anthropic ping', () => {
+  it('checks for free with GET /v1/models, with the key and the API version', async () => {
+    const llm = await claude();
+    await expect(llm.ping!()).resolves.toEqual({ deployments: 1, reachable: 1 });
+    expect(fake.lastRequest).toMatchObject({ method: 'GET', pathname: '/v1/models' });
+    expect(fake.lastRequest!.headers).toMatchObject({ 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' });
+    await app!.close();
+    const wrong = await claude({ apiKey: WRONG_KEY });
+    await expect(wrong.ping!()).rejects.toMatchObject({ status: 401, retryable: false });
+  });
+});

@@ -103,13 +103,17 @@ export class AnthropicFakeServer extends FakeHttpServer {
   protected route(request: RecordedRequest, res: ServerResponse, script: { hang?: Hang; mutate?: Mutate }): void {
     const fail = (status: number, message: string, type = ERROR_TYPES[status]!) =>
       this.sendJson(res, request, status, anthropicError(type, message, `req_fake${request.seq}`));
-    if (`${request.method} ${request.pathname}` !== 'POST /v1/messages') return fail(404, 'Not Found');
+    const route = `${request.method} ${request.pathname}`;
+    if (route !== 'POST /v1/messages' && route !== 'GET /v1/models') return fail(404, 'Not Found');
 
     const key = request.headers['x-api-key'];
     if (this.#options.apiKey !== undefined && key !== this.#options.apiKey) {
       return fail(401, key ? 'invalid x-api-key' : 'x-api-key header is required');
     }
     if (!request.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
+    if (route === 'GET /v1/models') {
+      return this.sendJson(res, request, 200, { data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }], has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' });
+    }
     if (request.headers.authorization) return fail(400, 'Authorization header is not accepted with x-api-key');
     if (!isObject(request.body)) return fail(400, 'There was an error parsing the body of your request: expected a JSON object.');
 

@@ -54,8 +54,8 @@ export class HttpClient {
    * `GET` of a path under the API root, or of an absolute URL on the same server (a `/health` beside
    * a `/v1` root); resolves to the parsed JSON, or the text when the answer is not JSON.
    */
-  async get(pathOrUrl: string, signal: AbortSignal): Promise<unknown> {
-    const response = await this.#send(pathOrUrl, undefined, signal, undefined, 'GET');
+  async get(pathOrUrl: string, signal: AbortSignal, extraHeaders?: Record<string, string>): Promise<unknown> {
+    const response = await this.#send(pathOrUrl, undefined, signal, extraHeaders, 'GET');
     const text = await this.#readText(response, signal);
     try {
       return JSON.parse(text) as unknown;

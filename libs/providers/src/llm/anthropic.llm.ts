@@ -50,10 +50,9 @@ export class AnthropicChatDriver implements LLMDriver {
     };
   }
 
-
   /** Free: `GET /v1/models` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
-    await this.#client.get('/v1/models', signal);
+    await this.#client.get('/v1/models', signal, this.#callHeaders);
   }
 
   async generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion> {
