@@ -15,7 +15,7 @@ import type { AnyProviderDefinition, DriverContext } from '../libs/providers/src
 import { retryAfterMs } from '../libs/providers/src/http/http-errors.js';
 import { fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
 import { freePort } from './support/gateway-harness.js';
-import { expectNoKey as expectKeyAbsent, printable, rejection } from './support/provider-kit.js';
+import { expectNoKey as expectKeyAbsent, expectQuickAbort, printable, rejection } from './support/provider-kit.js';
 
 const API_KEY = 'sk-test-SECRETKEY0123456789-zq9X';
 const WRONG_KEY = 'sk-test-WRONGKEY9876543210-pw7Y';
@@ -420,20 +420,6 @@ describe('error mapping', () => {
 });
 
 describe('abort', () => {
-  const expectQuickAbort = async (start: (signal: AbortSignal) => Promise<unknown>, abortAfterMs = 50) => {
-    const controller = new AbortController();
-    const pending = rejection(() => start(controller.signal));
-    await new Promise((r) => setTimeout(r, abortAfterMs));
-    const t0 = performance.now();
-    controller.abort();
-    const err = await pending;
-    const elapsed = performance.now() - t0;
-    expect(err).toBeInstanceOf(ProviderAbortError);
-    expect(err.name).toBe('AbortError');
-    expect(elapsed).toBeLessThan(100);
-    return err;
-  };
-
   it('generate: rejects at once while the server hangs before answering, and the server sees the client go', async () => {
     const llm = await create<LLMDriver>(openaiLLM, { model: 'gpt-4o-mini', apiKey: API_KEY, baseUrl: fake.baseUrl });
     fake.hangNext();

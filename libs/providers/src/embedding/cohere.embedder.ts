@@ -44,7 +44,6 @@ export class CohereEmbeddingDriver implements EmbedderDriver {
     this.#client = new HttpClient(bearerClientOptions(config, COHERE_DEFAULT_BASE_URL), context);
   }
 
-
   /** Free: `GET /v1/models` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#client.get('/v1/models', signal);

@@ -57,7 +57,6 @@ export class GeminiEmbeddingDriver implements EmbedderDriver {
     );
   }
 
-
   /** Free: `GET /models` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#client.get('/models', signal);

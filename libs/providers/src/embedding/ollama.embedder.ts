@@ -56,7 +56,6 @@ export class OllamaEmbeddingDriver implements EmbedderDriver {
     this.#client = new HttpClient(bearerClientOptions(config, OLLAMA_DEFAULT_BASE_URL), context);
   }
 
-
   /** Free: `GET /api/version` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#client.get('/api/version', signal);

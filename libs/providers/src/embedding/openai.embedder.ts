@@ -46,7 +46,6 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
     this.#site = site;
   }
 
-
   /** Free: listing the models answers when the server is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     try {

@@ -53,7 +53,6 @@ export class TEIEmbeddingDriver implements EmbedderDriver {
     this.#client = new HttpClient(bearerClientOptions(config, TEI_DEFAULT_BASE_URL), context);
   }
 
-
   /** Free: `GET /health` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#client.get('/health', signal);

@@ -45,7 +45,6 @@ export class OpenAIChatDriver implements LLMDriver {
     this.#streamUsage = options.streamUsage ?? true;
   }
 
-
   /** Free: listing the models answers when the server is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     try {
