@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ProviderError, ProvidersConfigError, type ChatCompletionChunk, type Embedder, type LLM } from '@hush/providers';
 import { azureOpenAIEmbedder } from '../libs/providers/src/embedding/azure-openai.embedder.js';
 import { azureOpenAILLM } from '../libs/providers/src/llm/azure-openai.llm.js';
-import { fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
+import { AZURE_SAFE, fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
 import { boot, bootError, collect, expectNoKey, expectQuickAbort, printable, rejection, type Booted } from './support/provider-kit.js';
 
 const API_KEY = '0123456789abcdefSECRETKEYfedcba98';
@@ -115,6 +115,48 @@ describe('azure-openai llm', () => {
     expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
   });
 
+  it("the fake streams as Azure does: the prompt's filter verdicts first, in a chunk with no choices and an empty object", async () => {
+    const res = await fetch(`${chat.endpoint}/openai/deployments/gpt4o-prod/chat/completions?api-version=${VERSION}`, {
+      method: 'POST',
+      headers: { 'api-key': API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt4o-prod', messages: user('hi'), stream: true, stream_options: { include_usage: true } }),
+    });
+    const frames = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    expect(JSON.parse(frames[0]!)).toEqual({
+      choices: [], created: 0, id: '', model: '', object: '',
+      prompt_filter_results: [{ prompt_index: 0, content_filter_results: { ...AZURE_SAFE, jailbreak: { filtered: false, detected: false } } }],
+    });
+    expect(JSON.parse(frames[2]!).choices[0].content_filter_results).toEqual(AZURE_SAFE);
+    expect(frames.at(-1)).toBe('[DONE]');
+  });
+
+  it("every chunk a caller sees is a chat.completion.chunk: Azure's filter-only chunks are dropped, odd ones mended", async () => {
+    const llm = await azureLLM();
+    const plain = await collect(llm.stream(user('one two three')));
+    expect(plain.map((c) => c.object)).toEqual(plain.map(() => 'chat.completion.chunk'));
+    expect(plain.some((c) => 'prompt_filter_results' in c)).toBe(false);
+    expect(plain.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('echo: one two three');
+    expect(plain.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+
+    // Later in a stream: a verdict with no choices, an asynchronous filter's annotation (a choice with
+    // offsets and no delta), and a chunk with content but Azure's empty id, object and model.
+    const bare = { created: 0, id: '', model: '', object: '' };
+    const verdictOnly = { ...bare, choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: AZURE_SAFE }] };
+    const annotation = { ...bare, choices: [{ index: 0, finish_reason: null, content_filter_results: AZURE_SAFE, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 12 } }] };
+    const content = { ...bare, choices: [{ index: 0, delta: { content: ' more' }, finish_reason: null, content_filter_results: AZURE_SAFE }] };
+    chat.enqueue({ kind: 'mutate', sse: (lines) => [...lines.slice(0, 4), JSON.stringify(verdictOnly), JSON.stringify(annotation), JSON.stringify(content), ...lines.slice(4)] });
+    const chunks = await collect(llm.stream(user('one two three')));
+    expect(chunks).toHaveLength(plain.length + 1);
+    const id = chunks[0]!.id;
+    expect(id).toMatch(/^chatcmpl-/);
+    for (const chunk of chunks) {
+      expect(chunk).toMatchObject({ object: 'chat.completion.chunk', id, model: 'gpt4o-prod' });
+      expect(chunk.created).toBeGreaterThan(0);
+    }
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('echo: one more two three');
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+  });
+
   it('ignores the SDK environment variables (AZURE_OPENAI_*, OPENAI_*)', async () => {
     const names = ['AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_ENDPOINT', 'OPENAI_API_VERSION', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_API_KEY'] as const;
     const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
@@ -170,7 +212,8 @@ describe('azure-openai llm', () => {
     await expectQuickAbort((signal) => llm.generate(user('x'), { signal }));
     await chat.waitForClientAbort(undefined, 1000);
 
-    chat.hangNext({ afterChunks: 2 });
+    // Three frames: Azure's prompt-filter chunk (which callers never see), then two that they do.
+    chat.hangNext({ afterChunks: 3 });
     const received: ChatCompletionChunk[] = [];
     await expectQuickAbort(async (signal) => {
       for await (const chunk of llm.stream(user('a b c'), { signal })) received.push(chunk);

@@ -223,7 +223,15 @@ describe('config errors', () => {
     const c = files({ 'config/providers.yaml': 'llm:\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: a }\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: b }\n' });
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toEqual([
-      expect.objectContaining({ line: 3, column: 3, message: 'is not valid YAML: Map keys must be unique.', hint: 'Each name may appear once per section; rename or remove one.' }),
+      expect.objectContaining({ line: 3, column: 3, path: 'llm.chat', message: 'is written twice; the first is on line 2.', hint: 'Each name may appear once per section; rename or remove one.' }),
+    ]);
+  });
+
+  it('refuses a key written twice in an entry, naming its key path and the first one', async () => {
+    const c = files({ 'config/providers.yaml': 'llm:\n  chat:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    model: a\n    params: { temperature: 0.1, temperature: 0.2 }\n' });
+    const error = await configError({ cwd: c.dir, env: {} });
+    expect(error.issues).toEqual([
+      { file: 'config/providers.yaml', line: 6, column: 33, path: 'llm.chat.params.temperature', message: 'is written twice; the first is on line 6.', hint: 'Each key may appear once in a map; remove one.' },
     ]);
   });
 
@@ -253,7 +261,7 @@ describe('config errors', () => {
       .then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(NoDefaultInstanceError);
     expect((error as Error).message).toBe(
-      'No default LLM: there are 2 llm entries (a, b), none is named "default" and defaults.llm is not set. Set defaults.llm, or inject by name.',
+      'No default LLM: there are 2 llm entries (a, b), none is named "default" and defaults.llm is not set. Set defaults.llm, or inject by name. (asked for by WantsDefault)',
     );
   });
 

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,7 +17,9 @@ import { JinaEmbedderConfig, jinaEmbedder } from '../libs/providers/src/embeddin
 import { OllamaEmbedderConfig, ollamaEmbedder } from '../libs/providers/src/embedding/ollama.embedder.js';
 import { TEIEmbedderConfig, teiEmbedder } from '../libs/providers/src/embedding/tei.embedder.js';
 import { VoyageEmbedderConfig, voyageEmbedder } from '../libs/providers/src/embedding/voyage.embedder.js';
+import { voyageReranker } from '../libs/providers/src/reranker/voyage.reranker.js';
 import { EmbeddingFakeServer, type EmbeddingService } from './fakes/embedding-fake-servers.js';
+import { RerankFakeServer } from './fakes/rerank-fake-servers.js';
 import { fakeEmbedding } from './fakes/openai-fake-server.js';
 
 const API_KEY = 'hush-test-SECRETKEY0123456789-zq9X';
@@ -96,7 +100,7 @@ const CASES: Case[] = [
     plainUsage: { promptTokens: 3, totalTokens: 3 },
     inputType: { field: 'input_type', query: 'query', document: 'document' },
     dimensions: { field: 'output_dimension', values: [256, 512] },
-    defaultBaseUrl: 'https://api.voyageai.com',
+    defaultBaseUrl: 'https://api.voyageai.com/v1',
     needsKey: true,
   },
 ];
@@ -344,7 +348,8 @@ describe.each(CASES)('$service embedder', (c) => {
     });
     const registry = await boot({ docs: { ...c.entry, maxRetries: 0 } });
     await rejection(registry.embedder('docs').embed('x'));
-    expect(seen).toEqual([`${c.defaultBaseUrl}${c.path}`]);
+    // c.path is the full path the service serves (a default baseUrl may hold its start, like Voyage's /v1).
+    expect(seen).toEqual([`${new URL(c.defaultBaseUrl).origin}${c.path}`]);
   });
 
   it('refuses unknown keys, bad URLs and out-of-range values at bootstrap', async () => {
@@ -583,5 +588,48 @@ describe('voyage specifics', () => {
     const error = await rejection(e.embed('x', { dimensions: 300 }));
     expect(error).toMatchObject({ status: 400, retryable: false });
     expect(error.message).toContain('output_dimension must be one of 256, 512, 1024, 2048');
+  });
+
+  it("one baseUrl for both voyage types: the API root with /v1, as Voyage's SDKs take it", async () => {
+    const rerankFake = await RerankFakeServer.start('voyage', { apiKey: API_KEY });
+    // One server in front of both fakes, as api.voyageai.com serves both.
+    const seen: string[] = [];
+    const front = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const target = new URL(req.url!.endsWith('/rerank') ? rerankFake.origin : fakes.voyage.origin);
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const baseUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}/v1`;
+      const module = await Test.createTestingModule({
+        imports: [
+          ProvidersModule.forRoot({
+            configPath: [],
+            env: {},
+            config: {
+              embedding: { docs: { type: 'voyage', model: 'voyage-3.5', apiKey: API_KEY, baseUrl, maxRetries: 0 } },
+              reranker: { rr: { type: 'voyage', model: 'rerank-2.5', apiKey: API_KEY, baseUrl, maxRetries: 0 } },
+            } as never,
+            providers: [voyageEmbedder, voyageReranker],
+          }),
+        ],
+      }).compile();
+      modules.push(module);
+      const registry = module.get(ProvidersRegistry);
+      expect((await registry.embedder('docs').embed(['alpha'])).embeddings).toEqual(vectorsOf(['alpha']));
+      expect((await registry.reranker('rr').rerank('apple', ['apple pie', 'pear'])).map((r) => r.document)).toEqual(['apple pie', 'pear']);
+      expect(seen).toEqual(['POST /v1/embeddings', 'POST /v1/rerank']);
+      // And the same default, with the same meaning.
+      expect(voyageEmbedder.docs?.defaultBaseUrl).toBe(voyageReranker.docs?.defaultBaseUrl);
+    } finally {
+      front.closeAllConnections();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      await rerankFake.close();
+    }
   });
 });

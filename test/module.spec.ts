@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Injectable, Module, Optional } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -12,6 +12,7 @@ import {
   InjectLLM,
   InjectReranker,
   LLM,
+  NoDefaultInstanceError,
   ProvidersConfigError,
   ProvidersModule,
   ProvidersRegistry,
@@ -217,6 +218,135 @@ describe('ProvidersModule.forRootAsync', () => {
       .then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(ProvidersConfigError);
     expect((error as ProvidersConfigError).issues[0]).toMatchObject({ file: 'inline config', path: 'llm.a.type', message: 'Unknown llm type "nope".' });
+  });
+});
+
+describe('default instances', () => {
+  const openai = (model: string) => ({ type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', model });
+  /** Two LLMs and nothing that picks one: the default LLM cannot be decided. */
+  const undecided = { llm: { chat: openai('c'), b: openai('b') } };
+  const noDefaultLLM =
+    'No default LLM: there are 2 llm entries (chat, b), none is named "default" and defaults.llm is not set. Set defaults.llm, or inject by name.';
+
+  const appWith = async (imports: unknown[], providers: unknown[] = [], controllers: unknown[] = []) => {
+    @Module({ imports: imports as never, providers: providers as never, controllers: controllers as never })
+    class AppModule {}
+    return NestFactory.createApplicationContext(AppModule, { logger: false, abortOnError: false });
+  };
+  const bootstrapError = (imports: unknown[], providers: unknown[] = [], controllers: unknown[] = []) =>
+    appWith(imports, providers, controllers).then(
+      async (app) => {
+        await app.close();
+        throw new Error('expected bootstrap to fail');
+      },
+      (err: unknown) => err,
+    );
+  const thrownBy = (use: () => unknown): unknown => {
+    try {
+      use();
+    } catch (err) {
+      return err;
+    }
+    throw new Error('expected a throw');
+  };
+  const expectNoDefault = (error: unknown, message: string) => {
+    expect(error).toBeInstanceOf(NoDefaultInstanceError);
+    expect((error as Error).message).toBe(message);
+  };
+
+  it('forRootAsync: app.get(LLM) and get(getLLMToken()) give the registry\'s default, one instance', async () => {
+    const app = await appWith([ProvidersModule.forRootAsync({ useFactory: async () => ({ configPath: [], env: {}, config: { llm: { chat: openai('c') } } }) })]);
+    const registry = app.get(ProvidersRegistry);
+    expect(app.get(LLM)).toBe(registry.llm());
+    expect(app.get(getLLMToken())).toBe(registry.llm('chat'));
+    expect(app.get(LLM).model).toBe('c');
+    await app.close();
+
+    const moduleRef = await Test.createTestingModule({
+      imports: [ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: { llm: { chat: openai('c') } } }) })],
+    }).compile();
+    expect(moduleRef.get(getLLMToken())).toBe(moduleRef.get(ProvidersRegistry).llm());
+    await moduleRef.close();
+  });
+
+  it('forRootAsync: an undecidable default is a stand-in that fails with NoDefaultInstanceError on first use', async () => {
+    const app = await appWith([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })]);
+    const standIn = app.get(LLM);
+    expect(app.get(getLLMToken())).toBe(standIn);
+    expectNoDefault(thrownBy(() => standIn.generate([{ role: 'user', content: 'x' }])), noDefaultLLM);
+    expectNoDefault(thrownBy(() => standIn.model), noDefaultLLM);
+    expectNoDefault(thrownBy(() => app.get(Embedder).embed('x')), 'No default embedder: there is no embedding entry at all.');
+    // Named instances are unaffected; closing the app (lifecycle hooks) does not trip the stand-in.
+    expect(app.get(ProvidersRegistry).llm('b').model).toBe('b');
+    await app.close();
+  });
+
+  it('forRoot: an undecidable default is a stand-in too, not a scoped provider', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: undecided })] }).compile();
+    expectNoDefault(thrownBy(() => moduleRef.get(LLM).generate([])), noDefaultLLM);
+    await moduleRef.close();
+  });
+
+  it('fails bootstrap when a service injects an undecidable default, naming the service', async () => {
+    @Injectable()
+    class SearchService {
+      constructor(readonly llm: LLM) {}
+    }
+    expectNoDefault(
+      await bootstrapError([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })], [SearchService]),
+      `${noDefaultLLM} (asked for by SearchService)`,
+    );
+    const compiling = await Test.createTestingModule({
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: undecided })],
+      providers: [SearchService],
+    })
+      .compile()
+      .then(() => undefined, (err: unknown) => err);
+    expectNoDefault(compiling, `${noDefaultLLM} (asked for by SearchService)`);
+  });
+
+  it('names every provider, controller and factory that asks (by type, @InjectLLM(), inject, property), and skips @Optional()', async () => {
+    @Injectable()
+    class Decorated {
+      constructor(@InjectLLM() readonly llm: LLM) {}
+    }
+    @Injectable()
+    class Tolerant {
+      constructor(@Optional() readonly llm?: LLM) {}
+    }
+    @Injectable()
+    class ByProperty {
+      @InjectLLM() readonly llm!: LLM;
+    }
+    @Controller()
+    class AskController {
+      constructor(readonly llm: LLM) {}
+    }
+    const answerer = { provide: 'answerer', useFactory: (llm: LLM) => llm, inject: [getLLMToken()] };
+    const error = await bootstrapError(
+      [ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })],
+      [Decorated, Tolerant, answerer, ByProperty],
+      [AskController],
+    );
+    expectNoDefault(error, `${noDefaultLLM} (asked for by Decorated, answerer, ByProperty, AskController)`);
+
+    // Only @Optional() ones: bootstrap succeeds, and they get the stand-in.
+    const app = await appWith([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })], [Tolerant]);
+    expectNoDefault(thrownBy(() => app.get(Tolerant).llm!.generate([])), noDefaultLLM);
+    await app.close();
+  });
+
+  it('does not blame a class that gets its LLM from a provider of its own module', async () => {
+    const local = new FakeLLM({ name: 'local' });
+    @Injectable()
+    class UsesLocal {
+      constructor(readonly llm: LLM) {}
+    }
+    @Module({ providers: [{ provide: LLM, useValue: local }, UsesLocal], exports: [UsesLocal] })
+    class LocalModule {}
+    const app = await appWith([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) }), LocalModule]);
+    expect(app.get(UsesLocal).llm).toBe(local);
+    await app.close();
   });
 });
 

@@ -47,6 +47,21 @@ async function rejection(promise: Promise<unknown>): Promise<{ error: unknown; m
   throw new Error('expected a rejection');
 }
 
+/** The error `use` throws (failing if it does not throw). */
+function thrownBy(use: () => unknown): unknown {
+  try {
+    use();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+function expectNoDefault(error: unknown, message: string): void {
+  expect(error).toBeInstanceOf(NoDefaultInstanceError);
+  expect((error as Error).message).toBe(message);
+}
+
 function expectAbortError(error: unknown): void {
   expect(error).toBeInstanceOf(ProviderAbortError);
   expect((error as Error).name).toBe('AbortError');
@@ -511,20 +526,28 @@ describe('ProvidersTestingModule', () => {
     expect(moduleRef.get(ProvidersRegistry).defaultName('llm')).toBe('b');
   });
 
+  const noDefaultLLM = (names: string) =>
+    `No default LLM: there are 2 llm entries (${names}), none is named "default" and defaults.llm is not set. Set defaults.llm, or inject by name.`;
+
   it('fails only when asked for a default it cannot decide, and says why', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [ProvidersTestingModule.forRoot({ llm: { a: new FakeLLM(), b: new FakeLLM() } })],
     }).compile();
-    expect(() => moduleRef.get(LLM)).toThrow();
-    expect(() => moduleRef.get(Embedder)).toThrow();
+    // The no-name tokens give a stand-in that throws the registry's error on first use.
+    const standIn = moduleRef.get(LLM);
+    expect(moduleRef.get(getLLMToken())).toBe(standIn);
+    expectNoDefault(thrownBy(() => standIn.generate([user('q')])), noDefaultLLM('a, b'));
+    expectNoDefault(thrownBy(() => moduleRef.get(Embedder).dimensions), 'No default embedder: there is no embedding entry at all.');
     const registry = moduleRef.get(ProvidersRegistry);
-    expect(() => registry.llm()).toThrow(NoDefaultInstanceError);
-    expect(() => registry.llm()).toThrow(/defaults\.llm/);
+    expectNoDefault(thrownBy(() => registry.llm()), noDefaultLLM('a, b'));
     expect(() => registry.embedder()).toThrow(NoDefaultInstanceError);
     expect(registry.llm('a')).toBeInstanceOf(FakeLLM);
+    await moduleRef.close();
+  });
 
-    // A service that needs the default LLM (and has everything else) fails to compile.
-    const compiling = Test.createTestingModule({
+  it('fails to compile when a service injects a default it cannot decide, naming the service', async () => {
+    // AskService needs the default LLM, and has everything else.
+    const error = await Test.createTestingModule({
       imports: [
         ProvidersTestingModule.forRoot({
           llm: { chat: new FakeLLM(), b: new FakeLLM() },
@@ -533,9 +556,18 @@ describe('ProvidersTestingModule', () => {
         }),
       ],
       providers: [AskService],
-    }).compile();
-    await expect(compiling).rejects.toThrow(NoDefaultInstanceError);
-    await expect(compiling).rejects.toThrow('No default LLM: there are 2 llm entries (chat, b), none is named "default" and defaults.llm is not set.');
+    })
+      .compile()
+      .then(() => undefined, (err: unknown) => err);
+    expectNoDefault(error, `${noDefaultLLM('chat, b')} (asked for by AskService)`);
+  });
+
+  it('binds a decided default as a singleton: get(LLM) is the registry\'s default', async () => {
+    const only = new FakeLLM();
+    const moduleRef = await Test.createTestingModule({ imports: [ProvidersTestingModule.forRoot({ llm: { only } })] }).compile();
+    expect(moduleRef.get(LLM)).toBe(only);
+    expect(moduleRef.get(getLLMToken())).toBe(moduleRef.get(ProvidersRegistry).llm());
+    await moduleRef.close();
   });
 
   it('rejects a defaults.<kind> that names a missing entry', () => {

@@ -88,9 +88,9 @@ export class EmbeddingFakeServer extends JsonServiceFakeServer {
     return this.listening(new EmbeddingFakeServer(service, options));
   }
 
-  /** The API root, as `baseUrl` takes it (no path: every service's SDK takes the bare host). */
+  /** The API root, as `baseUrl` takes it: the bare host, but with `/v1` for Voyage (its SDKs take `https://api.voyageai.com/v1`). */
   get baseUrl(): string {
-    return this.origin;
+    return this.service === 'voyage' ? `${this.origin}/v1` : this.origin;
   }
 
   /** The per-request input limit this fake enforces. */

@@ -204,6 +204,8 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     const { words, finishReason } = replyWords(body);
     const promptTokens = body.messages.reduce((n: number, m: any) => n + countWords(textOf(m?.content)), 0);
     const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
+    // Azure adds its content filter's verdicts: on the prompt (prompt_filter_results) and on each choice.
+    const azure = this.#options.azure !== undefined;
 
     if (body.stream !== true) {
       const answer = {
@@ -213,7 +215,9 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
           message: { role: 'assistant', content: words.join(' '), refusal: null, annotations: [] },
           logprobs: null,
           finish_reason: finishReason,
+          ...(azure ? { content_filter_results: AZURE_SAFE } : {}),
         }],
+        ...(azure ? { prompt_filter_results: AZURE_PROMPT_FILTER } : {}),
         usage: {
           ...usage,
           prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
@@ -227,15 +231,20 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
 
     // Streaming, as OpenAI does it: a role chunk, one chunk per piece of content, a finish chunk,
     // then (include_usage) a chunk with empty choices and the usage; every other chunk has usage: null.
+    // Azure first sends the prompt's filter verdicts in a chunk of its own, with empty id, object and
+    // model and no choices, and puts content_filter_results on each choice (empty on the role and
+    // finish chunks).
     const includeUsage = body.stream_options?.include_usage === true;
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
       id, object: 'chat.completion.chunk', created, model: body.model, service_tier: 'default', system_fingerprint: 'fp_fake',
       choices, ...(includeUsage ? { usage: null } : {}), ...extra,
     });
+    const filtered = (verdict: Record<string, unknown>) => (azure ? { content_filter_results: verdict } : {});
     const chunks: unknown[] = [
-      chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]),
-      ...words.map((word, i) => chunk([{ index: 0, delta: { content: i === 0 ? word : ` ${word}` }, logprobs: null, finish_reason: null }])),
-      chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]),
+      ...(azure ? [azurePromptFilterChunk()] : []),
+      chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null, ...filtered({}) }]),
+      ...words.map((word, i) => chunk([{ index: 0, delta: { content: i === 0 ? word : ` ${word}` }, logprobs: null, finish_reason: null, ...filtered(AZURE_SAFE) }])),
+      chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason, ...filtered({}) }]),
     ];
     if (includeUsage) chunks.push(chunk([], { usage }));
     const frames: SseFrame[] = [...chunks.map((c) => JSON.stringify(c)), '[DONE]'].map((data) => ({ data }));
@@ -284,6 +293,21 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     };
     this.answerJson(res, request, answer, script);
   }
+}
+
+/** Azure's content filter verdict when nothing was caught, per category. */
+export const AZURE_SAFE = {
+  hate: { filtered: false, severity: 'safe' },
+  self_harm: { filtered: false, severity: 'safe' },
+  sexual: { filtered: false, severity: 'safe' },
+  violence: { filtered: false, severity: 'safe' },
+};
+
+const AZURE_PROMPT_FILTER = [{ prompt_index: 0, content_filter_results: { ...AZURE_SAFE, jailbreak: { filtered: false, detected: false } } }];
+
+/** The first chunk of every Azure OpenAI chat stream: the prompt's filter verdicts, and nothing else. */
+export function azurePromptFilterChunk(): Record<string, unknown> {
+  return { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: AZURE_PROMPT_FILTER };
 }
 
 /** The reply the fake gives: "echo: " and the last user message (cut to `max_tokens` words). */

@@ -35,8 +35,8 @@ export interface ScriptedLLMDriver extends LLMDriver {
   calls: Array<{ messages: ChatCompletionMessageParam[]; options: LLMCallOptions }>;
   closed: number;
   steps: LLMStep[];
-  /** Streams: pieces of text, each piece a chunk; a step may throw instead. */
-  streamSteps: Array<(options: LLMCallOptions) => AsyncIterable<string>>;
+  /** Streams: pieces of text (each a chunk) or whole chunks; a step may throw instead. */
+  streamSteps: Array<(options: LLMCallOptions) => AsyncIterable<string | ChatCompletionChunk>>;
 }
 
 export function completion(model: string, text: string): ChatCompletion {
@@ -78,7 +78,7 @@ export function scriptedLLMProvider(type = 'scripted') {
           driver.calls.push({ messages, options });
           const step = driver.streamSteps.shift();
           const pieces = step ? step(options) : (async function* () { yield `${context.name}`; })();
-          for await (const piece of pieces) yield chunkOf(config.model, piece);
+          for await (const piece of pieces) yield typeof piece === 'string' ? chunkOf(config.model, piece) : piece;
         },
         close() {
           driver.closed++;

@@ -49,7 +49,7 @@ export type { CallPolicy } from './resilience/call-policy.js';
 export type { PingResult } from './resilience/managed-instance.js';
 
 // Errors
-export { ProviderAbortError, ProviderError } from './errors/provider-error.js';
+export { ProviderAbortError, ProviderError, type UpstreamErrorDetail } from './errors/provider-error.js';
 export { PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL } from './errors/diagnostics.js';
 export type { FallbackEvent, RetryEvent } from './errors/diagnostics.js';
 export type { ProviderErrorInit } from './errors/provider-error.js';

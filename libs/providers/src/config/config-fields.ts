@@ -13,6 +13,24 @@ export function Secret(): PropertyDecorator {
   };
 }
 
+/**
+ * The values of a config's secret fields, as they could appear in a message: strings as they are,
+ * each value of a map (headers), and a Bearer token without its prefix (services echo it bare).
+ */
+export function secretValuesOf(configClass: object | undefined, config: object): string[] {
+  const values: string[] = [];
+  for (const key of secretFieldsOf(configClass)) {
+    const value = (config as Record<string | symbol, unknown>)[key];
+    if (typeof value === 'string') values.push(value);
+    else if (value && typeof value === 'object') values.push(...Object.values(value).filter((v): v is string => typeof v === 'string'));
+  }
+  for (const value of [...values]) {
+    const token = /^Bearer\s+(.+)$/i.exec(value)?.[1];
+    if (token) values.push(token);
+  }
+  return values.filter((v) => v.length > 0);
+}
+
 /** Names of the secret fields of a config class (its own and inherited ones). */
 export function secretFieldsOf(configClass: object | undefined): ReadonlySet<string | symbol> {
   return (configClass as { [SECRET_FIELDS]?: Set<string | symbol> } | undefined)?.[SECRET_FIELDS] ?? new Set();

@@ -8,13 +8,16 @@ import { defineEmbeddingProvider, type DriverContext } from '../registry/provide
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType } from './embedder.js';
 import { readIndexedVectors, usageOfTokens } from './embedding-answers.js';
 
-/** The API root of the `voyage` type when `baseUrl` is not given. */
-export const VOYAGE_DEFAULT_BASE_URL = 'https://api.voyageai.com';
+/**
+ * The API root of the `voyage` type (embedding and reranker) when `baseUrl` is not given: with its
+ * `/v1`, as Voyage's SDKs take it, so one `baseUrl` value serves both kinds.
+ */
+export const VOYAGE_DEFAULT_BASE_URL = 'https://api.voyageai.com/v1';
 
 /** Voyage's limit of inputs per embeddings request (a per-model token total applies as well). */
 export const VOYAGE_MAX_EMBEDDING_INPUTS = 1000;
 
-/** `type: voyage` under `embedding:`: Voyage AI's `POST {baseUrl}/v1/embeddings`. */
+/** `type: voyage` under `embedding:`: Voyage AI's `POST {baseUrl}/embeddings` (`baseUrl` ends in `/v1`). */
 export class VoyageEmbedderConfig extends withRequiredModel(withRequiredApiKey(withServiceConnection(EmbeddingInstanceConfig))) {
   /** `input_type` of calls that give no `inputType`; unset: none (Voyage's null, no prompt). */
   @IsOptional() @IsIn(['query', 'document']) inputType?: EmbeddingInputType;
@@ -47,7 +50,7 @@ export class VoyageEmbeddingDriver implements EmbedderDriver {
       ...(options.dimensions !== undefined ? { output_dimension: options.dimensions } : {}),
       ...(config.truncation !== undefined ? { truncation: config.truncation } : {}),
     };
-    const answer = await this.#client.postJson('/v1/embeddings', body, options.signal);
+    const answer = await this.#client.postJson('/embeddings', body, options.signal);
     const usage = isObject(answer) && isObject(answer.usage) ? answer.usage : undefined;
     return {
       embeddings: readIndexedVectors(this.#client.site, answer, texts.length),
@@ -59,11 +62,12 @@ export class VoyageEmbeddingDriver implements EmbedderDriver {
 export const voyageEmbedder = defineEmbeddingProvider({
   type: 'voyage',
   config: VoyageEmbedderConfig,
-  description: 'Voyage AI embeddings API (api.voyageai.com)',
+  description: 'Voyage AI embeddings API (api.voyageai.com/v1, or a proxy through baseUrl)',
   docs: {
     defaultBaseUrl: VOYAGE_DEFAULT_BASE_URL,
     batchLimit: VOYAGE_MAX_EMBEDDING_INPUTS,
     notes:
+      "baseUrl includes /v1 as in Voyage's SDKs (the same value as the voyage reranker's); " +
       'inputType query/document is sent as input_type (null when neither the call nor the config gives one); dimensions is sent as output_dimension (256, 512, 1024, 2048 on models that support it); a per-model token total per request also applies.',
   },
   create: (config, context) => new VoyageEmbeddingDriver(config, context),

@@ -12,6 +12,20 @@ export interface ProviderErrorInit {
   retryAfterMs?: number;
   /** Machine-readable reason: 'http', 'connection', 'timeout', 'idle-timeout', 'bad-response', 'dimensions', 'queue-full', ... */
   code?: string;
+  /** What the upstream said about the failure in its own error body, when it said it. */
+  upstream?: UpstreamErrorDetail;
+}
+
+/**
+ * The upstream's own words about a failure, as its error body gives them: OpenAI's
+ * `{ error: { code, param, type } }` (`context_length_exceeded`, `messages`, `invalid_request_error`),
+ * Anthropic's `{ error: { type } }`, and the like. Clients rely on them (shorten a conversation on
+ * `context_length_exceeded`), so they are kept as sent.
+ */
+export interface UpstreamErrorDetail {
+  code?: string;
+  param?: string;
+  type?: string;
 }
 
 /**
@@ -27,6 +41,8 @@ export class ProviderError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly code?: string;
+  /** The upstream's own `code`, `param` and `type`, when its error body had them. */
+  readonly upstream?: UpstreamErrorDetail;
 
   constructor(message: string, init: ProviderErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -37,6 +53,7 @@ export class ProviderError extends Error {
     this.retryable = init.retryable;
     this.retryAfterMs = init.retryAfterMs;
     this.code = init.code;
+    if (init.upstream && Object.keys(init.upstream).length > 0) this.upstream = init.upstream;
     publishError(this);
   }
 }

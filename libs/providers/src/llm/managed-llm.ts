@@ -2,7 +2,7 @@ import type { LLMInstanceConfig } from '../config/instance-config.js';
 import { ProviderError } from '../errors/provider-error.js';
 import { linkedController, raceAbort } from '../resilience/abort.js';
 import { describeSite, type CallScope } from '../resilience/call-policy.js';
-import { ManagedInstance, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import type {
   ChatCompletion,
@@ -17,6 +17,8 @@ import type {
 
 const DEFAULT_BATCH_CONCURRENCY = 4;
 
+const NO_HOLD: AttemptHold = { settleTokens: () => undefined, release: () => undefined };
+
 /** An open upstream stream whose first chunk has arrived. */
 interface OpenStream {
   iterator: AsyncIterator<ChatCompletionChunk>;
@@ -24,9 +26,8 @@ interface OpenStream {
   controller: AbortController;
   unlink: () => void;
   owner: ManagedLLM;
-  /** Frees the concurrency slot and the deployment's in-flight count when the stream ends. */
-  release: () => void;
-  estimate: number;
+  /** The slot, the deployment's count and the token estimate, kept until the stream ends. */
+  hold: AttemptHold;
 }
 
 /** The LLM users inject: a driver (or several deployments) with the instance's policy around it. */
@@ -47,7 +48,7 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       return await this.withFallbacks(scope, (target) =>
         target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, target.callOptions(params, attemptSignal)), {
           estimate: estimateTokens(messages, params),
-          actual: (completion) => completion.usage?.total_tokens,
+          actual: (completion) => totalTokensOf(completion.usage),
         }),
       );
     } finally {
@@ -67,12 +68,12 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     try {
       const estimate = estimateTokens(messages, params);
       open = await this.withFallbacks(scope, (target) =>
-        target.attempt(scope, (driver, _signal, lease) => target.openStream(driver, messages, params, scope, lease, estimate), { estimate }),
+        target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, params, scope, attemptSignal, lease), { estimate }),
       );
       let next = open.first;
       for (;;) {
         if (next.done) return;
-        if (next.value.usage) open.owner.recordTokens(next.value.usage.total_tokens - open.estimate);
+        if (next.value.usage) open.hold.settleTokens(totalTokensOf(next.value.usage));
         yield next.value;
         try {
           next = await open.owner.nextChunk(open, scope);
@@ -84,7 +85,7 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       if (open) {
         open.controller.abort();
         open.unlink();
-        open.release();
+        open.hold.release();
         open.iterator.return?.()?.catch(() => undefined);
       }
       scope.dispose();
@@ -113,22 +114,25 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     return { ...this.params, ...params, signal } as LLMCallOptions;
   }
 
-  /** Opens the upstream stream and waits for its first chunk, so a failure here can still be retried. */
+  /**
+   * Opens the upstream stream and waits for its first chunk, so a failure here can still be retried.
+   * The request ends with the attempt when the attempt is given up before its first chunk (attempt
+   * timeout), and with the call at any time after.
+   */
   private async openStream(
     driver: LLMDriver,
     messages: ChatCompletionMessageParam[],
     params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>,
     scope: CallScope,
+    attemptSignal: AbortSignal,
     lease: Lease,
-    estimate: number,
   ): Promise<OpenStream> {
-    // The stream outlives this attempt's retry bookkeeping, so it gets a signal of its own.
-    const { controller, unlink } = linkedController(scope.signal);
+    const { controller, unlink } = linkedController(scope.signal, attemptSignal);
     try {
       const iterator = driver.stream(messages, this.callOptions(params, controller.signal))[Symbol.asyncIterator]();
-      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, release: () => undefined, estimate };
+      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, hold: NO_HOLD };
       open.first = await this.nextChunk(open, scope);
-      open.release = lease.keep();
+      open.hold = lease.keep();
       return open;
     } catch (err) {
       controller.abort();
@@ -156,6 +160,14 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       clearTimeout(timer);
     }
   }
+}
+
+/** The total a usage block reports, or prompt + completion where the total is missing (never NaN). */
+export function totalTokensOf(usage: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null | undefined): number | undefined {
+  if (!usage) return undefined;
+  if (Number.isFinite(usage.total_tokens)) return usage.total_tokens;
+  const parts = [usage.prompt_tokens, usage.completion_tokens].filter((n): n is number => Number.isFinite(n));
+  return parts.length > 0 ? parts.reduce((a, b) => a + b, 0) : undefined;
 }
 
 /** A rough count for `tpm` before the call: a quarter of the characters, plus the tokens asked for. */

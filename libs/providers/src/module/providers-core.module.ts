@@ -1,9 +1,10 @@
-import { Module, Scope, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
 import type { ProvidersConfigError } from '../config/config-error.js';
 import type { ResolvedConfig } from '../config/validate-config.js';
 import { createRegistry } from '../registry/create-registry.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
 import { ProvidersRegistry } from '../registry/providers-registry.js';
+import { defaultInstanceProvider } from './default-instance.provider.js';
 import { loadResolvedConfig } from './prepare-config.js';
 import type { DeclaredNames, ProvidersModuleAsyncOptions } from './providers-options.js';
 import { getProviderToken } from './tokens.js';
@@ -17,14 +18,6 @@ export function instanceProvider(kind: ProviderKind, name?: string): FactoryProv
     useFactory: (registry: ProvidersRegistry) => registry.get(kind, name),
     inject: [ProvidersRegistry],
   };
-}
-
-/**
- * The default of a kind when it may not be decidable. Nest builds transient providers only for
- * those who inject them, so an undecidable default fails bootstrap only when something asks for it.
- */
-export function lazyDefaultProvider(kind: ProviderKind): FactoryProvider {
-  return { ...instanceProvider(kind), scope: Scope.TRANSIENT };
 }
 
 /**
@@ -44,10 +37,7 @@ export class ProvidersCoreModule {
       },
     };
     const names: DeclaredNames = Object.fromEntries(PROVIDER_KINDS.map((kind) => [kind, [...resolved.instances[kind].keys()]]));
-    const defaults = PROVIDER_KINDS.map((kind) =>
-      'name' in resolved.defaults[kind] ? instanceProvider(kind) : lazyDefaultProvider(kind),
-    );
-    return ProvidersCoreModule.assemble(isGlobal, [registry], names, defaults);
+    return ProvidersCoreModule.assemble(isGlobal, [registry], names);
   }
 
   static forRootAsync(options: ProvidersModuleAsyncOptions): DynamicModule {
@@ -61,16 +51,16 @@ export class ProvidersCoreModule {
       inject: [ASYNC_OPTIONS],
     };
     const factory: Provider = { provide: ASYNC_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
-    // The config is not known yet, so whether each default exists is not either.
-    const defaults = PROVIDER_KINDS.map(lazyDefaultProvider);
     return {
-      ...ProvidersCoreModule.assemble(options.isGlobal ?? true, [factory, registry], options.names ?? {}, defaults),
+      ...ProvidersCoreModule.assemble(options.isGlobal ?? true, [factory, registry], options.names ?? {}),
       imports: options.imports ?? [],
     };
   }
 
-  private static assemble(isGlobal: boolean, base: Provider[], names: DeclaredNames, defaults: FactoryProvider[]): DynamicModule {
+  private static assemble(isGlobal: boolean, base: Provider[], names: DeclaredNames): DynamicModule {
     const named = PROVIDER_KINDS.flatMap((kind) => (names[kind] ?? []).map((name) => instanceProvider(kind, name)));
+    // Singletons, whether or not the config decides a default (see defaultInstanceProvider).
+    const defaults = PROVIDER_KINDS.map(defaultInstanceProvider);
     const providers = [...base, ...named, ...defaults];
     return {
       module: ProvidersCoreModule,

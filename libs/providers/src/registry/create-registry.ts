@@ -7,7 +7,7 @@ import { ManagedLLM } from '../llm/managed-llm.js';
 import { ManagedReranker } from '../reranker/managed-reranker.js';
 import type { ManagedInstance, ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { redactSecrets } from '../util/redact.js';
-import { secretFieldsOf } from '../config/config-fields.js';
+import { secretValuesOf } from '../config/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from './providers-registry.js';
 
@@ -47,7 +47,8 @@ export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs =
             weight: d.weight,
           })),
         );
-        created[kind].set(instance.name, new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger }));
+        const secrets = secretsOf(instance);
+        created[kind].set(instance.name, new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets }));
       } catch (err) {
         issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
       }
@@ -66,6 +67,7 @@ export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs =
     instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
     defaults: resolved.defaults,
     close: () => closeAll(shutdownGraceMs),
+    secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
   });
 }
 
@@ -85,10 +87,11 @@ export function fallbackChain(kind: ProviderKind, name: string, resolved: Resolv
   return chain;
 }
 
+/** Every deployment's secret values. */
+function secretsOf(instance: ResolvedInstance): string[] {
+  return [...new Set(instance.deployments.flatMap((d) => secretValuesOf(d.definition.config, d.config)))];
+}
+
 function safeMessage(err: unknown, instance: ResolvedInstance): string {
-  const secrets = instance.deployments.flatMap((d) =>
-    [...secretFieldsOf(d.definition.config)].map((key) => (d.config as unknown as Record<string | symbol, unknown>)[key]),
-  );
-  const text = err instanceof Error ? err.message : String(err);
-  return redactSecrets(text, secrets.flatMap((s) => (typeof s === 'string' ? [s] : s && typeof s === 'object' ? Object.values(s).map(String) : [])));
+  return redactSecrets(err instanceof Error ? err.message : String(err), secretsOf(instance));
 }

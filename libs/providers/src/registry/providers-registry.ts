@@ -3,6 +3,7 @@ import type { Embedder } from '../embedding/embedder.js';
 import type { LLM } from '../llm/llm.js';
 import type { Reranker } from '../reranker/reranker.js';
 import type { ProviderKind } from './provider-kind.js';
+import { redactSecrets } from '../util/redact.js';
 
 export interface InstanceOfKind {
   llm: LLM;
@@ -18,6 +19,8 @@ export interface RegistryContents {
   defaults: { [K in ProviderKind]: DefaultChoice };
   /** Frees what the instances hold (sockets, models); called once, on application shutdown. */
   close?: () => Promise<void>;
+  /** Every instance's secret values, for `redact`. */
+  secrets?: readonly string[];
 }
 
 const KIND_LABEL: Record<ProviderKind, string> = { llm: 'LLM', embedding: 'embedder', reranker: 'reranker' };
@@ -55,8 +58,24 @@ export class NoDefaultInstanceError extends Error {
  */
 export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicationShutdown {
   private closed?: Promise<void>;
+  private readonly contents: Omit<RegistryContents, 'secrets'>;
+  // A private field: util.inspect of the registry never shows it.
+  readonly #secrets: readonly string[];
 
-  constructor(private readonly contents: RegistryContents) {}
+  constructor(contents: RegistryContents) {
+    const { secrets, ...rest } = contents;
+    this.contents = rest;
+    this.#secrets = [...new Set(secrets ?? [])];
+  }
+
+  /**
+   * `text` with every configured secret (API keys, header values, tokens) and the key shapes services
+   * echo replaced by `***`: for log lines and reports built from errors that did not come through the
+   * library's own redaction.
+   */
+  redact(text: string): string {
+    return redactSecrets(text, this.#secrets);
+  }
 
   llm(name?: string): LLM {
     return this.get('llm', name);

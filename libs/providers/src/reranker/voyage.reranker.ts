@@ -1,11 +1,12 @@
 import { IsBoolean, IsOptional } from 'class-validator';
 import { ToBoolean } from '../config/config-fields.js';
 import { RerankerInstanceConfig } from '../config/instance-config.js';
+import { VOYAGE_DEFAULT_BASE_URL } from '../embedding/voyage.embedder.js';
 import { defineRerankerProvider } from '../registry/provider-definition.js';
 import { createRerankHttpClient, HttpRerankerDriver, withHostedRerankerFields } from './http-reranker.js';
 
-/** The API root of the `voyage` type when `baseUrl` is not given: with its `/v1`, as Voyage's SDKs take it. */
-export const VOYAGE_DEFAULT_BASE_URL = 'https://api.voyageai.com/v1';
+// One default and one meaning for both voyage kinds: the API root with its /v1, as Voyage's SDKs take it.
+export { VOYAGE_DEFAULT_BASE_URL };
 
 /** Voyage's limit of documents per `/v1/rerank` request. */
 export const VOYAGE_MAX_RERANK_DOCUMENTS = 1000;
@@ -23,7 +24,7 @@ export const voyageReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: VOYAGE_DEFAULT_BASE_URL,
     batchLimit: VOYAGE_MAX_RERANK_DOCUMENTS,
-    notes: 'model and apiKey are required; baseUrl includes /v1 as in Voyage\'s SDKs; truncation is sent as is; Voyage also caps the tokens of one request, which a lower batchSize keeps under.',
+    notes: 'model and apiKey are required; baseUrl includes /v1 as in Voyage\'s SDKs (the same value as the voyage embedder\'s); truncation is sent as is; Voyage also caps the tokens of one request, which a lower batchSize keeps under.',
   },
   create: (config, context) =>
     new HttpRerankerDriver({

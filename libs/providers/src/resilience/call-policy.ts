@@ -49,6 +49,8 @@ export interface CallSite {
   readonly kind: ProviderKind;
   readonly name: string;
   readonly type: string;
+  /** Removes the instance's own secrets (and the key shapes services echo) from a text. */
+  redact?(text: string): string;
 }
 
 export function describeSite(site: CallSite): string {
@@ -117,7 +119,7 @@ export class CallScope {
 export function normalizeError(err: unknown, site: CallSite): Error {
   if (err instanceof ProviderError || isAbortError(err)) return err as Error;
   const message = err instanceof Error ? err.message : String(err);
-  return new ProviderError(`${describeSite(site)}: ${redactSecrets(message, [])}`, {
+  return new ProviderError(`${describeSite(site)}: ${site.redact ? site.redact(message) : redactSecrets(message, [])}`, {
     instance: site.name,
     type: site.type,
     kind: site.kind,

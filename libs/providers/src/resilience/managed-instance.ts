@@ -4,11 +4,12 @@ import { publishFallback } from '../errors/diagnostics.js';
 import { ProviderError } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
 import { chunk, mapConcurrent } from '../util/concurrency.js';
-import { raceAbort, sleep } from './abort.js';
+import { redactSecrets } from '../util/redact.js';
+import { abortErrorOf, raceAbort, sleep } from './abort.js';
 import { CallScope, describeSite, policyOf, withRetries, type CallPolicy, type CallSite } from './call-policy.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { DeploymentPool, type Deployment } from './deployment-pool.js';
-import { BudgetExceededError, SlidingWindowBudget } from './rate-limiter.js';
+import { BudgetExceededError, SlidingWindowBudget, type BudgetEntry } from './rate-limiter.js';
 
 /** A driver with its share of the traffic, when one name spreads over several deployments. */
 export interface WeightedDriver<D> {
@@ -23,6 +24,8 @@ export interface ManagedInstanceInit<D> {
   config: InstanceConfig;
   deployments: ReadonlyArray<WeightedDriver<D>>;
   logger: LoggerService;
+  /** The values of the instance's secret fields (every deployment's), kept out of every message. */
+  secrets?: readonly string[];
 }
 
 /** What a ping found: how many deployments were checked, and how many answered. */
@@ -40,11 +43,20 @@ const DEFAULT_BATCH_CONCURRENCY = 4;
 export const DEFAULT_LIMITS = { maxQueue: 1_000, cooldownMs: 5_000, cooldownFailures: 3 } as const;
 
 /**
- * What one attempt holds: a concurrency slot and a deployment's in-flight count. Released when the
- * attempt ends, unless the attempt keeps it (a stream keeps it until the stream ends).
+ * What one attempt holds: its share of the rate budgets, a concurrency slot and a deployment's
+ * in-flight count. Given back when the attempt ends, unless the attempt keeps them: a stream keeps
+ * them until it ends.
  */
 export interface Lease {
-  keep(): () => void;
+  keep(): AttemptHold;
+}
+
+/** What an attempt kept past its end; both methods may be called any number of times, the first call counts. */
+export interface AttemptHold {
+  /** The tokens the call really used (a stream's usage chunk), for `tpm`. */
+  settleTokens(actual: number | undefined): void;
+  /** Gives the slot and the deployment's count back (and settles the tokens if not yet). */
+  release(): void;
 }
 
 /** How an attempt counts tokens for `tpm`: an estimate before, the real count after when known. */
@@ -69,14 +81,19 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   private readonly rpm?: SlidingWindowBudget;
   private readonly tpm?: SlidingWindowBudget;
   private readonly active = new Set<CallScope>();
+  /** Who waits for the last call in flight to end (a closing instance). */
+  private readonly idleWaiters: Array<() => void> = [];
   private closing?: ProviderError;
   /** The instances tried after this one, in order, set once every instance exists. */
   private fallbackChain: Self[] = [];
   private readonly batchSize?: number;
   private readonly batchConcurrency: number;
+  // A private field: util.inspect and JSON.stringify of an injected instance never show it.
+  readonly #secrets: readonly string[];
 
   protected constructor(init: ManagedInstanceInit<D>) {
     const { config } = init;
+    this.#secrets = init.secrets ?? [];
     this.kind = init.kind;
     this.name = init.name;
     this.type = init.type;
@@ -99,6 +116,11 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     this.batchConcurrency = Math.min(DEFAULT_BATCH_CONCURRENCY, config.maxConcurrency ?? DEFAULT_BATCH_CONCURRENCY);
     if (config.rpm !== undefined) this.rpm = new SlidingWindowBudget(config.rpm);
     if (config.tpm !== undefined) this.tpm = new SlidingWindowBudget(config.tpm);
+  }
+
+  /** `text` with this instance's secrets (and the key shapes services echo) replaced by `***`. */
+  redact(text: string): string {
+    return redactSecrets(text, this.#secrets);
   }
 
   /** Wires the fallback chain (already flattened and free of cycles by the config check). */
@@ -132,14 +154,17 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     scope.dispose = () => {
       dispose();
       this.active.delete(scope);
+      if (this.active.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     };
     return scope;
   }
 
   /**
-   * One attempt loop on this instance's own deployments, under the caller's scope: each attempt
-   * waits for a concurrency slot and the rate budgets, picks a deployment, and reports its outcome
-   * to the deployment's health.
+   * One attempt loop on this instance's own deployments, under the caller's scope. Each attempt
+   * first waits for room in the rate budgets (holding nothing else, so a call over the app's own
+   * budget neither blocks a slot nor counts against a deployment), then for a concurrency slot, then
+   * picks a deployment and reports its outcome to the deployment's health. Whatever the attempt
+   * holds is given back exactly once, on every path.
    */
   protected attempt<T>(
     scope: CallScope,
@@ -148,27 +173,37 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   ): Promise<T> {
     const tried = new Set<Deployment<D>>();
     return withRetries(scope, this, this.policy, async (signal) => {
-      const releaseSlot = this.limiter ? await this.limiter.acquire(signal) : () => undefined;
+      const settleTokens = once(await this.spendBudgets(tokens?.estimate ?? 0, signal, scope));
+      let releaseSlot: () => void;
+      try {
+        releaseSlot = this.limiter ? await this.limiter.acquire(signal) : () => undefined;
+      } catch (err) {
+        settleTokens(undefined);
+        throw err;
+      }
       const deployment = this.pool.pick(tried);
       tried.add(deployment);
       deployment.inFlight++;
-      let kept = false;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
+      const release = once(() => {
         deployment.inFlight--;
         releaseSlot();
-      };
+        settleTokens(undefined);
+      });
+      let kept = false;
       try {
-        await this.spendBudgets(tokens?.estimate ?? 0, signal, scope);
-        const result = await run(deployment.driver, signal, { keep: () => ((kept = true), release) });
+        const result = await run(deployment.driver, signal, { keep: () => ((kept = true), { settleTokens, release }) });
+        // The attempt was given up (attempt timeout, end of the call) while its result was on the
+        // way: nobody takes it, so what it holds goes back now.
+        if (signal.aborted) {
+          kept = false;
+          throw abortErrorOf(signal);
+        }
         this.pool.succeeded(deployment);
-        const actual = tokens?.actual?.(result);
-        if (this.tpm && actual !== undefined) this.tpm.record(actual - (tokens?.estimate ?? 0));
+        if (!kept) settleTokens(tokens?.actual?.(result));
         return result;
       } catch (err) {
-        this.pool.failed(deployment, err);
+        // An attempt abandoned for its own slowness counts against the deployment like a failure.
+        this.pool.failed(deployment, signal.aborted ? signal.reason : err);
         throw err;
       } finally {
         if (!kept) release();
@@ -188,14 +223,21 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
 
   /**
    * Waits for room in the rpm/tpm budgets: up to the deadline when this is the last resort, not at
-   * all when a fallback can take the call now.
+   * all when a fallback can take the call now. Resolves to the function that settles the token
+   * estimate once the real count is known.
    */
-  private async spendBudgets(tokens: number, signal: AbortSignal, scope: CallScope): Promise<void> {
+  private async spendBudgets(tokens: number, signal: AbortSignal, scope: CallScope): Promise<(actual: number | undefined) => void> {
     const maxWait = this.fallbackChain.length > 0 ? 0 : scope.remainingMs();
+    const tpm = tokens > 0 ? this.tpm : undefined;
+    let entry: BudgetEntry | undefined;
     try {
+      entry = await tpm?.take(tokens, signal, maxWait, true);
       await this.rpm?.take(1, signal, maxWait);
-      if (tokens > 0) await this.tpm?.take(tokens, signal, maxWait);
+      const taken = entry;
+      return taken ? (actual) => tpm!.settle(taken, actual) : () => undefined;
     } catch (err) {
+      // No request goes out: the tokens set aside for it come back.
+      if (entry) tpm!.settle(entry, 0);
       if (!(err instanceof BudgetExceededError)) throw err;
       // Retryable for the fallbacks (their budgets are their own); final for this instance, which
       // has already waited as long as it could (see withRetries).
@@ -225,11 +267,6 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
 
   protected error(message: string, code: string, retryable: boolean, retryAfterMs?: number): ProviderError {
     return new ProviderError(`${describeSite(this)}: ${message}`, { instance: this.name, type: this.type, kind: this.kind, retryable, code, retryAfterMs });
-  }
-
-  /** Tokens found out after the attempt ended (a stream's usage chunk), for `tpm`. */
-  protected recordTokens(extra: number): void {
-    if (extra !== 0) this.tpm?.record(extra);
   }
 
   /** Whether any deployment's driver has a free reachability check. */
@@ -265,14 +302,24 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   async close(graceMs = 0): Promise<void> {
     this.closing ??= this.error('the instance is shut down (application closing); no new calls are taken.', 'closed', false);
     if (this.active.size > 0 && graceMs > 0) {
-      const idle = new AbortController();
-      const drained = (async () => {
-        while (this.active.size > 0 && !idle.signal.aborted) await sleep(10, idle.signal).catch(() => undefined);
-      })();
-      await Promise.race([drained, sleep(graceMs)]);
-      idle.abort();
+      const grace = new AbortController();
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      await Promise.race([idle, sleep(graceMs, grace.signal).catch(() => undefined)]);
+      // The grace timer must not keep the process alive once the calls are done.
+      grace.abort();
     }
     for (const scope of this.active) scope.abort(this.error(`aborted by shutdown after ${graceMs} ms of grace.`, 'closed', false));
     await Promise.allSettled(this.pool.deployments.map((d) => (d.driver as { close?: () => unknown }).close?.()));
   }
+
+}
+
+/** `fn`, callable any number of times, running only the first time. */
+function once<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  let done = false;
+  return (...args: A) => {
+    if (done) return;
+    done = true;
+    fn(...args);
+  };
 }

@@ -1,14 +1,26 @@
-import { sleep } from './abort.js';
+import { abortErrorOf } from './abort.js';
 
 const WINDOW_MS = 60_000;
 
+/** Units spent at one moment; an estimate's entry is corrected in place when it settles. */
+export interface BudgetEntry {
+  readonly at: number;
+  units: number;
+  /** Out of the window: a correction no longer changes what is spent. */
+  expired?: boolean;
+}
+
 /**
  * A sliding one-minute window of spent units (requests, or tokens). `take` waits until the window
- * has room, then records the spending; `record` adds spending found out afterwards (actual tokens).
+ * has room, then records the spending. Token counts are estimates until the call reports its usage:
+ * `settle` replaces an estimate with the real count, and wakes the callers waiting for room.
  */
 export class SlidingWindowBudget {
-  private readonly entries: Array<{ at: number; units: number }> = [];
+  private readonly entries: BudgetEntry[] = [];
   private spent = 0;
+  /** Estimates taken and not settled yet: while any is out, room may come before the window moves. */
+  private unsettled = 0;
+  private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly perMinute: number,
@@ -22,27 +34,43 @@ export class SlidingWindowBudget {
   }
 
   /**
-   * Waits until the window has room for `units` (a request larger than the whole budget waits for
-   * an empty window, so it is never refused forever), then records them.
+   * Waits until the window has room for `units`, for up to `maxWaitMs`, then records them (a
+   * request larger than the whole budget waits for an empty window, so it is never refused
+   * forever). Gives up at once when neither the window nor an unsettled estimate can make room in
+   * time. `estimate: true` marks the units as an estimate: the entry returned goes to `settle`.
    */
-  async take(units: number, signal: AbortSignal, maxWaitMs: number): Promise<void> {
+  async take(units: number, signal: AbortSignal, maxWaitMs: number, estimate = false): Promise<BudgetEntry> {
+    const amount = finiteUnits(units);
+    const giveUpAt = this.now() + Math.max(0, maxWaitMs);
     for (;;) {
       this.expire();
-      if (this.spent === 0 || this.spent + units <= this.perMinute) {
-        this.record(units);
-        return;
+      if (this.spent === 0 || this.spent + amount <= this.perMinute) {
+        const entry = { at: this.now(), units: amount };
+        this.entries.push(entry);
+        this.spent += amount;
+        if (estimate) this.unsettled++;
+        return entry;
       }
-      const wait = this.waitForRoom(units);
-      if (wait > maxWaitMs) throw new BudgetExceededError(wait);
-      await sleep(Math.max(1, wait), signal);
+      const windowWait = this.waitForRoom(amount);
+      const left = giveUpAt - this.now();
+      if (left <= 0 || (windowWait > left && this.unsettled === 0)) throw new BudgetExceededError(windowWait);
+      await this.wakeAfter(Math.max(1, Math.min(windowWait, left)), signal);
     }
   }
 
-  /** Adds spending; a negative amount corrects an estimate that was too high. */
-  record(units: number): void {
-    if (units === 0) return;
-    this.entries.push({ at: this.now(), units });
-    this.spent += units;
+  /**
+   * An estimate taken with `take(…, true)` is over: `actual` replaces it when the call reported its
+   * usage; without it the estimate stays spent. Either way, waiting callers look again.
+   */
+  settle(entry: BudgetEntry, actual?: number): void {
+    this.unsettled = Math.max(0, this.unsettled - 1);
+    if (actual !== undefined && Number.isFinite(actual)) {
+      const units = finiteUnits(actual);
+      // An entry that has left the window already counts for nothing.
+      if (!entry.expired) this.spent += units - entry.units;
+      entry.units = units;
+    }
+    for (const wake of [...this.waiters]) wake();
   }
 
   /** How long until enough old spending leaves the window. */
@@ -58,8 +86,40 @@ export class SlidingWindowBudget {
 
   private expire(): void {
     const cutoff = this.now() - WINDOW_MS;
-    while (this.entries.length && this.entries[0]!.at <= cutoff) this.spent -= this.entries.shift()!.units;
+    while (this.entries.length && this.entries[0]!.at <= cutoff) {
+      const entry = this.entries.shift()!;
+      entry.expired = true;
+      this.spent -= entry.units;
+    }
   }
+
+  /** Resolves after `ms`, or as soon as an estimate settles; rejects when `signal` aborts. */
+  private wakeAfter(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortErrorOf(signal));
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.waiters.delete(wake);
+      };
+      const wake = () => {
+        done();
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(abortErrorOf(signal));
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** A count fit for a budget: a finite number ≥ 0 (a NaN or a negative count from upstream is no spending). */
+function finiteUnits(units: number): number {
+  return Number.isFinite(units) && units > 0 ? units : 0;
 }
 
 /** The budget has no room before the call's deadline. */

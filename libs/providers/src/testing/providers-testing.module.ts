@@ -1,8 +1,8 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { lazyDefaultProvider } from '../module/providers-core.module.js';
 import { ProvidersConfigError, type ConfigIssue } from '../config/config-error.js';
 import type { Embedder } from '../embedding/embedder.js';
 import type { LLM } from '../llm/llm.js';
+import { defaultInstanceProvider } from '../module/default-instance.provider.js';
 import { getProviderToken } from '../module/tokens.js';
 import type { Reranker } from '../reranker/reranker.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
@@ -44,7 +44,8 @@ const PLURAL: Record<ProviderKind, string> = { llm: 'LLMs', embedding: 'embedder
  *
  * The default of each kind is `defaults.<kind>`, else the one named 'default', else the only one.
  * When none can be decided, injecting the no-name token fails at compile with `NoDefaultInstanceError`,
- * and so does `registry.llm()`. A `defaults.<kind>` naming a missing entry
+ * naming the class; `moduleRef.get(LLM)` gives a stand-in that throws it on first use, as does
+ * `registry.llm()`. A `defaults.<kind>` naming a missing entry
  * throws a `ProvidersConfigError` from `forRoot`. Fakes created without a `name` take their key's.
  */
 @Module({})
@@ -68,9 +69,8 @@ export class ProvidersTestingModule {
         adoptName(instance, name);
         providers.push({ provide: getProviderToken(kind, name), useValue: instance });
       }
-      const choice = defaults[kind];
-      // As in ProvidersModule: an undecidable default fails (NoDefaultInstanceError) only when something asks for it.
-      providers.push('name' in choice ? { provide: getProviderToken(kind), useValue: instances[kind].get(choice.name) } : lazyDefaultProvider(kind));
+      // As in ProvidersModule: the registry's default, or, when it decides none, a failure for whoever asks.
+      providers.push(defaultInstanceProvider(kind));
     }
 
     return {
