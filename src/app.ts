@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
+import { ApiKeys } from './auth/api-keys.js';
 import { bodyParserError, writeOpenAIError } from './common/openai-error.js';
 import { apiKeysFromEnv, type GatewayOptions } from './gateway-options.js';
 
@@ -22,7 +23,10 @@ export async function createApp(options: GatewayOptions = {}, appOptions: NestAp
 }
 
 export function configureApp(app: NestExpressApplication, options: GatewayOptions = {}): void {
-  app.useBodyParser('json', { limit: options.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  // The client's key is checked before the body is read: without a good key, no body is parsed (nor
+  // read off the socket), whatever its size or shape, and the guard answers 401.
+  app.use(app.get(ApiKeys).middleware());
+  app.useBodyParser('json', { limit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, type: (req: IncomingMessage) => isJson(req) && !ApiKeys.keyRefused(req) });
   // Body-parser failures happen before Nest's routing, out of its filters' reach: answered here.
   app.use((err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
     const mapped = bodyParserError(err);
@@ -43,6 +47,11 @@ export function configureApp(app: NestExpressApplication, options: GatewayOption
     // Built on the first visit to /docs, not at every boot.
     SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config));
   }
+}
+
+/** The body parser's own default (`application/json`, any parameters). */
+function isJson(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 /**

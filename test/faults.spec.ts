@@ -326,8 +326,8 @@ describe.each(SUBJECTS)('$label over HTTP', (subject) => {
     expect(ms).toBeLessThan(MARGIN_MS);
   });
 
-  it('takes a 50 MB answer within the deadline (the padding is ignored)', { timeout: 30_000 }, async () => {
-    const registry = await setup(subject, { timeoutMs: 15_000 });
+  it('takes a 50 MB answer within the deadline when maxResponseBytes allows it (the padding is ignored)', { timeout: 30_000 }, async () => {
+    const registry = await setup(subject, { timeoutMs: 15_000, maxResponseBytes: 64 * 1024 * 1024 });
     // A stream carries its 50 MB over many events of 256 KiB (one 50 MB event: see the streams section).
     primary.next(route, { kind: 'huge', bytes: HUGE_BYTES, ...(subject.label === 'llm stream' ? { eventBytes: 256 * 1024 } : {}) });
     const { value, error, ms } = await timed(subject.call(registry, 'main'));
@@ -338,8 +338,27 @@ describe.each(SUBJECTS)('$label over HTTP', (subject) => {
     expect(ms).toBeLessThan(15_000);
   });
 
+  it('refuses an answer larger than maxResponseBytes at once, and the server stops sending', async () => {
+    const registry = await setup(subject, { timeoutMs: 15_000, maxRetries: 2, ...(subject.label === 'llm stream' ? { maxResponseBytes: 1024 * 1024 } : {}) });
+    // A stream's limit is per event: one 50 MB event. (Under 1 MiB for the stream: the openai SDK's
+    // parser is quadratic in one event's size, so a 32 MiB event alone takes it many seconds.)
+    primary.next(route, { kind: 'huge', bytes: HUGE_BYTES });
+    const { error, ms } = await timed(subject.call(registry, 'main'));
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: 'response-too-large', retryable: false, instance: 'main' });
+    const what = subject.label === 'llm stream' ? 'one event of the stream' : 'the answer';
+    expect((error as Error).message).toBe(
+      `${subject.section} "main" (${subject.section === 'reranker' ? 'vllm' : 'openai-compatible'}): ${what} is larger than maxResponseBytes (${subject.label === 'llm stream' ? 1048576 : 33554432} bytes); the rest was not read. Raise maxResponseBytes for this instance if answers this large are expected.`,
+    );
+    expect(primary.attempts(route)).toBe(1);
+    expect(ms).toBeLessThan(5_000);
+    await primary.waitFor((reqs) => reqs.every((r) => r.endedAt !== undefined), 2_000);
+    expect(primary.requests[0]!.finished).toBe(false);
+    expect(primary.requests[0]!.bytesWritten).toBeLessThan(HUGE_BYTES);
+  });
+
   it('ends a huge answer that trickles in at timeoutMs, and the server stops sending', async () => {
-    const registry = await setup(subject, { timeoutMs: 500 });
+    const registry = await setup(subject, { timeoutMs: 500, maxResponseBytes: 64 * 1024 * 1024 });
     // 64 KiB every 10 ms: 50 MB would take more than 8 s.
     primary.always(route, { kind: 'huge', bytes: HUGE_BYTES, delayMs: 10 });
     const { error, ms } = await timed(subject.call(registry, 'main'));
@@ -559,11 +578,11 @@ describe('llm streams over HTTP', () => {
     await primary.waitFor((reqs) => reqs[0]!.aborted, 1_000);
   });
 
-  it('ends a stream whose first event is a single 50 MB line by timeoutMs at the latest', { timeout: 30_000 }, async () => {
+  it('ends a stream whose first event is a single 50 MB line by timeoutMs at the latest, when maxResponseBytes allows it', { timeout: 30_000 }, async () => {
     // What the caller sees depends on how fast the SSE parser under the driver copes with one huge
     // line (the openai SDK's buffering is quadratic in the event's size): the answer, or a timeout at
     // the deadline. Never a hang, never a late answer, and the request is over either way.
-    const registry = await setup(subject, { timeoutMs: 2_000 });
+    const registry = await setup(subject, { timeoutMs: 2_000, maxResponseBytes: 64 * 1024 * 1024 });
     primary.next('chat', { kind: 'huge', bytes: HUGE_BYTES });
     const started = performance.now();
     const { chunks, error } = await drain(stream(registry));
@@ -636,7 +655,7 @@ describe('HttpClient (the SSE reader of the HTTP types) over HTTP', () => {
   // in proportion to its size: a parser that rescans (and re-flattens) its whole buffer on every read
   // is quadratic: a 32 MB event then takes about 10 s of CPU, where a linear one takes about 0.3 s.
   it('reads a single 32 MB event in time proportional to its size', { timeout: 10_000 }, async () => {
-    const client = new HttpClient({ baseUrl: primary.baseUrl }, { kind: 'llm', name: 'sse', type: 'test' });
+    const client = new HttpClient({ baseUrl: primary.baseUrl, maxResponseBytes: 64 * 1024 * 1024 }, { kind: 'llm', name: 'sse', type: 'test' });
     const bytes = 32 * 1024 * 1024;
     primary.next('chat', { kind: 'huge', bytes });
     const controller = new AbortController();
@@ -655,5 +674,25 @@ describe('HttpClient (the SSE reader of the HTTP types) over HTTP', () => {
     expect(events[0]!.length).toBeGreaterThan(bytes);
     expect(events.at(-1)).toBe('[DONE]');
     expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('refuses an event larger than maxResponseBytes, and takes many smaller events that add up to more', async () => {
+    const client = new HttpClient({ baseUrl: primary.baseUrl, maxResponseBytes: 1024 * 1024 }, { kind: 'llm', name: 'sse', type: 'test' });
+    const body = { model: 'm', messages: [{ role: 'user', content: QUESTION }], stream: true };
+    primary.next('chat', { kind: 'huge', bytes: 4 * 1024 * 1024, eventBytes: 256 * 1024 });
+    let events = 0;
+    for await (const _ of client.postSse('/chat/completions', body, new AbortController().signal)) events++;
+    expect(events).toBeGreaterThan(16);
+    primary.next('chat', { kind: 'huge', bytes: HUGE_BYTES });
+    const error = await (async () => {
+      for await (const _ of client.postSse('/chat/completions', body, new AbortController().signal));
+    })().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'response-too-large', retryable: false });
+    expect((error as Error).message).toBe(
+      'llm "sse" (test): one event of the stream is larger than maxResponseBytes (1048576 bytes); the rest was not read. Raise maxResponseBytes for this instance if answers this large are expected.',
+    );
+    await primary.waitFor((reqs) => reqs.length === 2 && reqs[1]!.endedAt !== undefined, 2_000);
+    expect(primary.requests[1]!.finished).toBe(false);
+    expect(primary.requests[1]!.bytesWritten).toBeLessThan(HUGE_BYTES);
   });
 });

@@ -43,7 +43,9 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
     expect(res.status).toBe(502);
     expect(res.body.error).toMatchObject({ type: 'upstream_error', param: null, code: 'upstream_error' });
     expect(res.body.error.message).toContain('500');
-    expect(res.body.error.message).toContain('the model crashed');
+    expect(res.body.error.message).toContain('"chat"');
+    // The upstream's words about its own failure go to the log, not to the client.
+    expect(res.body.error.message).not.toContain('the model crashed');
     expectNoLeak(res.text);
   });
 
@@ -101,13 +103,15 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
     expectNoLeak(res.text);
   });
 
-  it('upstream 400 (it refused the parameters) → 400 upstream_rejected_request with its message', async () => {
+  it('upstream 400 without a code of its own → 400 upstream_rejected_request with its message and param', async () => {
     gw.upstream.failNext(400, { message: "Invalid schema for function 'f'", param: 'tools[0]' });
     const res = await chat();
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'upstream_rejected_request' });
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'upstream_rejected_request', param: 'tools[0]' });
     expect(res.body.error.message).toContain("Invalid schema for function 'f'");
     expect(res.body.error.message).toContain('400');
+    expect(res.body.error.message).toContain('"chat"');
+    expectNoLeak(res.text);
   });
 
   it('a malformed upstream answer → 502', async () => {
@@ -128,7 +132,7 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
     expect(res.status).toBe(503);
     expect(res.body).toEqual({
       error: {
-        message: 'reranker "rerank" (gateway-test-reranker): upstream answered 503 Service Unavailable',
+        message: 'reranker "rerank" (gateway-test-reranker) failed (http 503): the upstream answered 503 Service Unavailable',
         type: 'upstream_error',
         param: null,
         code: 'upstream_unavailable',
@@ -142,6 +146,87 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_error');
+  });
+});
+
+describe('upstream client errors (400, 404, 413, 422) pass on with the upstream status, code, param and type', () => {
+  it('context_length_exceeded reaches the official client as the upstream sent it', async () => {
+    gw.upstream.failNext(400, {
+      message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. Please reduce the length of the messages.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'context_length_exceeded',
+    });
+    const err = await openai.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'a very long conversation' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const apiError = err as InstanceType<typeof OpenAI.APIError>;
+    expect(apiError.status).toBe(400);
+    expect(apiError.code).toBe('context_length_exceeded');
+    expect(apiError.param).toBe('messages');
+    expect(apiError.type).toBe('invalid_request_error');
+    expect(apiError.message).toContain('maximum context length is 128000 tokens');
+    expect(apiError.message).toContain('"chat"');
+  });
+
+  it.each([
+    [404, { message: 'The model `gpt-9` does not exist or you do not have access to it.', type: 'invalid_request_error', param: 'model', code: 'model_not_found' }],
+    [413, { message: 'Request too large for gpt-4o-mini.', type: 'invalid_request_error', param: 'messages', code: 'request_too_large' }],
+    [422, { message: 'Unprocessable input.', type: 'validation_error', param: 'input', code: 'unprocessable' }],
+  ] as const)('upstream %i keeps its status, code, param and type; the message names the instance', async (status, error) => {
+    gw.upstream.failNext(status, error);
+    const res = await postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: 'x' });
+    expect(res.status).toBe(status);
+    expect(res.body.error).toMatchObject({ type: error.type, param: error.param, code: error.code });
+    expect(res.body.error.message).toContain(error.message);
+    expect(res.body.error.message).toContain('"docs"');
+    expect(res.text).not.toContain(gw.upstream.baseUrl);
+    expect(res.text).not.toContain('http://');
+    expectNoLeak(res.text);
+  });
+
+  it('upstream 401 / 403 stay 502: the gateway holds the key, the client cannot fix it', async () => {
+    gw.upstream.failNext(403, { message: 'Project does not have access', type: 'invalid_request_error', code: 'unsupported_country_region_territory' });
+    const res = await chat();
+    expect(res.status).toBe(502);
+    expect(res.body.error).toMatchObject({ type: 'upstream_error', param: null, code: 'upstream_error' });
+    expect(res.body.error.message).toContain('403');
+  });
+});
+
+describe('shutdown', () => {
+  it('a call that arrives during the grace period gets 503 server_shutting_down with Retry-After', async () => {
+    const own = await startGateway();
+    let closing: Promise<void> | undefined;
+    const controller = new AbortController();
+    try {
+      own.upstream.hangNext();
+      const inFlight = fetch(`${own.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'slow' }] }),
+        signal: controller.signal,
+      }).catch((e: unknown) => e);
+      await own.upstream.waitFor((reqs) => reqs.length === 1);
+      // The call in flight keeps the grace period open while the HTTP server still takes requests.
+      closing = own.app.close();
+      let res: Awaited<ReturnType<typeof postJson>> | undefined;
+      for (let i = 0; i < 100; i++) {
+        res = await postJson(`${own.baseURL}/chat/completions`, { model: 'chat', messages: [{ role: 'user', content: 'late' }] });
+        if (res.status !== 200) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(res!.status).toBe(503);
+      expect(res!.body.error).toMatchObject({ type: 'server_error', param: null, code: 'server_shutting_down' });
+      expect(res!.body.error.message).toContain('shutting down');
+      expect(res!.headers.get('retry-after')).toBe('1');
+      expect(res!.headers.get('connection')).toBe('close');
+      controller.abort();
+      expect(await inFlight).toMatchObject({ name: 'AbortError' });
+    } finally {
+      controller.abort();
+      await (closing ?? own.app.close());
+      await own.upstream.close();
+    }
   });
 });
 

@@ -1,22 +1,29 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
+import { ProviderError } from '@hush/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeEmbedder, FakeLLM, FakeReranker, ProvidersTestingModule } from '@hush/providers/testing';
 import { ProvidersHealthIndicator, ProvidersHealthModule, type ProvidersHealthOptions } from '../libs/providers/src/health/index.js';
-import { startGateway, type GatewayHarness } from './support/gateway-harness.js';
+import { capturingLogger, startGateway, type GatewayHarness } from './support/gateway-harness.js';
+
+// A configured key of a shape no generic pattern knows: only the registry's own list redacts it.
+const VAULT_KEY = 'vault-token-4d5e6f7a8b9c';
 
 describe('GET /health/ready with a probe', () => {
   let gw: GatewayHarness;
   const probed: string[] = [];
+  const lines: string[] = [];
 
   beforeAll(async () => {
     gw = await startGateway({
+      app: { logger: capturingLogger(lines) },
+      extra: (baseUrl) => ({ llm: { vault: { type: 'openai-compatible', baseUrl, apiKey: VAULT_KEY, model: 'gpt-4o-mini' } } }),
       gateway: {
         health: {
           timeoutMs: 500,
           probe: async (instance, { kind, name }) => {
             probed.push(`${kind}:${name}`);
-            if (name === 'down') throw new Error('connect ECONNREFUSED (sent Authorization: Bearer sk-live-abcdefghijklmnop)');
+            if (name === 'down') throw new Error(`connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer sk-live-abcdefghijklmnop, x-vault: ${VAULT_KEY})`);
             return { reachable: true, upstreamModel: instance.model };
           },
         },
@@ -33,15 +40,25 @@ describe('GET /health/ready with a probe', () => {
     const text = await res.text();
     const body = JSON.parse(text);
     expect(body.status).toBe('error');
-    expect(Object.keys(body.details)).toHaveLength(6);
+    expect(Object.keys(body.details)).toHaveLength(7);
     expect(Object.keys(body.error)).toEqual(['llm:down']);
+    // A probe's own error may say anything (here an address): the public report keeps only that it failed.
     expect(body.error['llm:down']).toMatchObject({
-      status: 'down', kind: 'llm', name: 'down', type: 'openai-compatible', probed: true,
-      message: 'connect ECONNREFUSED (sent Authorization: Bearer ***)',
+      status: 'down', kind: 'llm', name: 'down', type: 'openai-compatible', probed: true, error: 'error', message: 'the check failed',
     });
     expect(body.info['llm:chat']).toMatchObject({ status: 'up', probed: true, reachable: true, upstreamModel: 'gpt-4o-mini', responseTime: expect.any(Number) });
     expect(text).not.toContain('sk-live');
-    expect(probed.sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'reranker:rerank']);
+    expect(text).not.toContain('10.1.2.3');
+    expect(probed.sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'llm:vault', 'reranker:rerank']);
+    // The log has the probe's words, with every configured secret and key shape redacted.
+    const logged = () => lines.filter((l) => l.startsWith('ProvidersHealth:'));
+    expect(logged()).toEqual([
+      'ProvidersHealth: llm:down is down (error): connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer ***, x-vault: ***)',
+    ]);
+    // Polled again (from the cache, or probed again with the same outcome): not logged again.
+    await fetch(`${gw.url}/health/ready`);
+    expect(logged()).toHaveLength(1);
+    expect(lines.join('\n')).not.toContain(VAULT_KEY);
     // Liveness does not depend on the upstreams.
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   });
@@ -74,7 +91,7 @@ describe('ProvidersHealthIndicator (the library export)', () => {
     expect(Object.keys(await health.check({ kinds: ['reranker'] }))).toEqual(['reranker:default']);
     expect(health.indicators({ kinds: ['llm'] })).toHaveLength(2);
     expect(await health.checkInstance('llm', 'nope')).toEqual({
-      'llm:nope': { status: 'down', kind: 'llm', name: 'nope', probed: false, message: 'No llm named "nope" is configured.' },
+      'llm:nope': { status: 'down', kind: 'llm', name: 'nope', probed: false, error: 'not-configured', message: 'No llm named "nope" is configured.' },
     });
     await module.close();
   });
@@ -91,8 +108,53 @@ describe('ProvidersHealthIndicator (the library export)', () => {
     const started = Date.now();
     const result = await health.checkInstance('llm', 'chat');
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(result['llm:chat']).toMatchObject({ status: 'down', probed: true, message: 'the probe did not answer within 50 ms' });
+    expect(result['llm:chat']).toMatchObject({ status: 'down', probed: true, error: 'timeout', message: 'the probe did not answer within 50 ms' });
     expect(signal?.aborted).toBe(true);
+    await module.close();
+  });
+
+  const refused = () =>
+    new ProviderError('llm "chat" (fake): cannot reach http://10.0.3.7:8000/v1 (ECONNREFUSED: connect ECONNREFUSED 10.0.3.7:8000)', {
+      instance: 'chat', type: 'fake', kind: 'llm', retryable: true, code: 'connection',
+    });
+
+  it('reports a failure by its kind, without the upstream address, and logs the full message once', async () => {
+    const lines: string[] = [];
+    const module = await Test.createTestingModule({
+      imports: [
+        ProvidersTestingModule.forRoot({ llm: { chat: new FakeLLM(), up: new FakeLLM() } }),
+        ProvidersHealthModule.forRoot({
+          probe: (_instance, { name }) => {
+            if (name === 'chat') throw refused();
+          },
+        }),
+      ],
+    })
+      .setLogger(capturingLogger(lines))
+      .compile();
+    const health = module.get(ProvidersHealthIndicator);
+    const result = await health.check();
+    expect(result['llm:chat']).toMatchObject({ status: 'down', probed: true, error: 'connection', message: 'cannot reach the upstream (ECONNREFUSED)' });
+    expect(JSON.stringify(result)).not.toMatch(/10\.0\.3\.7|http:/);
+    expect(result['llm:up']).toMatchObject({ status: 'up' });
+    await health.check();
+    expect(lines.filter((l) => l.startsWith('ProvidersHealth'))).toEqual([
+      'ProvidersHealth: llm:chat is down (connection): llm "chat" (fake): cannot reach http://10.0.3.7:8000/v1 (ECONNREFUSED: connect ECONNREFUSED 10.0.3.7:8000)',
+    ]);
+    await module.close();
+  });
+
+  it('detailedErrors: true puts the full (redacted) message in the report, for internal use', async () => {
+    const { module, health } = await indicator({
+      detailedErrors: true,
+      probe: () => {
+        throw new Error('GET http://10.0.3.7:8000/v1/models refused Bearer sk-live-abcdefghijklmnop');
+      },
+    });
+    const result = await health.checkInstance('llm', 'chat');
+    expect(result['llm:chat']).toMatchObject({
+      status: 'down', error: 'error', message: 'GET http://10.0.3.7:8000/v1/models refused Bearer ***',
+    });
     await module.close();
   });
 

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, ProvidersConfigError, type Embedder, type LLM } from '@hush/providers';
+import { Test } from '@nestjs/testing';
+import { ProviderError, ProvidersConfigError, ProvidersModule, type Embedder, type LLM } from '@hush/providers';
 import { geminiEmbedder } from '../libs/providers/src/embedding/gemini.embedder.js';
 import { geminiLLM } from '../libs/providers/src/llm/gemini.llm.js';
 import { GeminiFakeServer } from './fakes/gemini-fake-server.js';
@@ -27,7 +28,7 @@ afterEach(async () => {
 });
 
 async function gemini(entry: Record<string, unknown> = {}): Promise<LLM> {
-  app = await boot({ llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.openaiBaseUrl, maxRetries: 0, ...entry } } }, [geminiLLM]);
+  app = await boot({ llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [geminiLLM]);
   return app.registry.llm('flash');
 }
 
@@ -39,10 +40,112 @@ async function embedder(entry: Record<string, unknown> = {}): Promise<Embedder> 
 const user = (content: string) => [{ role: 'user' as const, content }];
 
 describe('gemini config', () => {
-  it('documents the default API roots and the batch limit', () => {
-    expect(geminiLLM.docs?.defaultBaseUrl).toBe('https://generativelanguage.googleapis.com/v1beta/openai');
-    expect(geminiEmbedder.docs?.defaultBaseUrl).toBe('https://generativelanguage.googleapis.com/v1beta');
+  it('documents one default API root for both types (as @google/genai takes it) and the batch limit', () => {
+    expect(geminiLLM.docs?.defaultBaseUrl).toBe('https://generativelanguage.googleapis.com');
+    expect(geminiEmbedder.docs?.defaultBaseUrl).toBe('https://generativelanguage.googleapis.com');
     expect(geminiEmbedder.docs?.batchLimit).toBe(100);
+  });
+
+  it('one baseUrl for both types: the API root, each type adding the version path and its own route', async () => {
+    app = await boot(
+      {
+        llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0 } },
+        embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0 } },
+      },
+      [geminiLLM, geminiEmbedder],
+    );
+    const completion = await app.registry.llm('flash').generate(user('hi'));
+    expect(completion.choices[0]!.message.content).toBe('echo: hi');
+    const result = await app.registry.embedder('docs').embed('x');
+    expect(result.embeddings).toEqual([fakeEmbedding('x', 8)]);
+    expect(await app.registry.get('llm', 'flash').ping!({ timeoutMs: 2_000 })).toEqual({ deployments: 1, reachable: 1 });
+    expect(await app.registry.get('embedding', 'docs').ping!({ timeoutMs: 2_000 })).toEqual({ deployments: 1, reachable: 1 });
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1beta/openai/chat/completions',
+      `POST /v1beta/models/${MODEL}:batchEmbedContents`,
+      'GET /v1beta/openai/models',
+      'GET /v1beta/models',
+    ]);
+  });
+
+  it("a root with a path of its own (a gateway's) is taken, even with a version inside it", async () => {
+    const root = 'https://gateway.ai.cloudflare.com/v1/account/gateway/google-ai-studio';
+    app = await boot(
+      { llm: { flash: { type: 'gemini', model: 'm', apiKey: API_KEY, baseUrl: root } }, embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: root } } },
+      [geminiLLM, geminiEmbedder],
+    );
+    expect(app.registry.names('llm')).toEqual(['flash']);
+  });
+
+  it('a baseUrl that is no URL is still refused as one', async () => {
+    const err = await bootError({ embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: 'generativelanguage.googleapis.com/v1beta' } } }, [geminiEmbedder]);
+    expect(err.issues.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`)).toEqual([
+      'embedding.docs.baseUrl: "baseUrl" must be a URL address; got "generativelanguage.googleapis.com/v1beta".',
+    ]);
+  });
+
+  it('a trailing slash on the root is fine', async () => {
+    const llm = await gemini({ baseUrl: `${fake.baseUrl}/` });
+    await llm.generate(user('hi'));
+    expect(fake.lastRequest!.path).toBe('/v1beta/openai/chat/completions');
+  });
+
+  it('apiVersion picks the version path of both types, as @google/genai\'s apiVersion does', async () => {
+    app = await boot(
+      {
+        llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, apiVersion: 'v1', maxRetries: 0 } },
+        embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: fake.baseUrl, apiVersion: 'v1alpha', maxRetries: 0 } },
+      },
+      [geminiLLM, geminiEmbedder],
+    );
+    await app.registry.llm('flash').generate(user('hi'));
+    await app.registry.embedder('docs').embed('x');
+    expect(fake.requests.map((r) => r.path)).toEqual(['/v1/openai/chat/completions', `/v1alpha/models/${MODEL}:batchEmbedContents`]);
+  });
+
+  it('refuses a baseUrl that still carries a version path, saying what to write instead', async () => {
+    const err = await Test.createTestingModule({
+      imports: [
+        ProvidersModule.forRoot({
+          configPath: [],
+          env: {},
+          config: {
+            llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai' } },
+            embedding: {
+              docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: 'https://proxy.example.com/gemini/v1beta/' },
+              old: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: 'https://proxy.example.com/v1' },
+            },
+          },
+        }),
+      ],
+    })
+      .compile()
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ProvidersConfigError);
+    expect((err as Error).message).toBe(
+      [
+        'Invalid providers config (3 problems):',
+        '  1. inline config llm.flash.baseUrl: "baseUrl" must be the API root without "/v1beta/openai" (the type adds its version path itself): write "https://generativelanguage.googleapis.com"; got "https://generativelanguage.googleapis.com/v1beta/openai".',
+        '  2. inline config embedding.docs.baseUrl: "baseUrl" must be the API root without "/v1beta" (the type adds its version path itself): write "https://proxy.example.com/gemini"; got "https://proxy.example.com/gemini/v1beta/".',
+        '  3. inline config embedding.old.baseUrl: "baseUrl" must be the API root without "/v1" (the type adds its version path itself): write "https://proxy.example.com" with "apiVersion: v1"; got "https://proxy.example.com/v1".',
+      ].join('\n'),
+    );
+    expectNoKey(printable(err), API_KEY);
+  });
+
+  it('apiVersion must be a version name of letters and digits', async () => {
+    const err = await bootError(
+      {
+        llm: { a: { type: 'gemini', model: 'm', apiKey: API_KEY, apiVersion: 'v1beta/openai' } },
+        embedding: { b: { type: 'gemini', model: MODEL, apiKey: API_KEY, apiVersion: '' } },
+      },
+      [geminiLLM, geminiEmbedder],
+    );
+    expect(err).toBeInstanceOf(ProvidersConfigError);
+    expect(err.issues.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`)).toEqual([
+      'llm.a.apiVersion: "apiVersion" must be an API version name of letters and digits (v1beta, v1, v1alpha); got "v1beta/openai".',
+      'embedding.b.apiVersion: "apiVersion" must be an API version name of letters and digits (v1beta, v1, v1alpha); got "".',
+    ]);
   });
 
   it('requires model and apiKey, refuses unknown keys and task types, and never shows the key', async () => {
@@ -182,7 +285,7 @@ describe('gemini embeddings (batchEmbedContents)', () => {
   });
 
   it('the fake holds Google to its limit: 101 requests in one batch is a 400', async () => {
-    const res = await fetch(`${fake.baseUrl}/models/${MODEL}:batchEmbedContents`, {
+    const res = await fetch(`${fake.baseUrl}/v1beta/models/${MODEL}:batchEmbedContents`, {
       method: 'POST',
       headers: { 'x-goog-api-key': API_KEY, 'content-type': 'application/json' },
       body: JSON.stringify({ requests: Array.from({ length: 101 }, () => ({ model: `models/${MODEL}`, content: { parts: [{ text: 'x' }] } })) }),

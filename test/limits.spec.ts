@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { ProviderError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
+import { ProviderError, ProvidersConfigError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
 import { scriptedLLMProvider, scriptedLLMs } from './support/scripted-provider.js';
 
 const setup = scriptedLLMs();
@@ -179,5 +179,65 @@ describe('graceful shutdown', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(await pending).toMatchObject({ code: 'closed', message: 'llm "chat" (scripted): aborted by shutdown after 100 ms of grace.' });
     expect(driverSawAbort).toBe(true);
+  });
+});
+
+describe('operator controls over call parameters', () => {
+  const sent = (driver: { calls: Array<{ options: LLMCallOptions }> }) => {
+    const { signal: _signal, ...params } = driver.calls.at(-1)!.options;
+    return params;
+  };
+
+  it('fixedParams go out over the call’s options and the YAML params', async () => {
+    const { registry, drivers } = await setup({ chat: { params: { temperature: 0.2, service_tier: 'auto' }, fixedParams: { service_tier: 'default', store: false } } });
+    await registry.llm('chat').generate(user, { temperature: 0.9, service_tier: 'priority', store: true });
+    expect(sent(drivers.get('chat')!)).toEqual({ temperature: 0.9, service_tier: 'default', store: false });
+    for await (const _ of registry.llm('chat').stream(user, { service_tier: 'flex' }));
+    expect(sent(drivers.get('chat')!)).toEqual({ temperature: 0.2, service_tier: 'default', store: false });
+  });
+
+  it('refusedParams refuse a call that sets one, before anything is sent or spent', async () => {
+    const { registry, drivers } = await setup({ chat: { refusedParams: ['store', 'metadata'], rpm: 1 } });
+    for (const call of [
+      () => registry.llm('chat').generate(user, { metadata: { team: 'x' } }),
+      () => (async () => { for await (const _ of registry.llm('chat').stream(user, { store: true })); })(),
+    ]) {
+      const error = await call().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({ code: 'bad-input', retryable: false, instance: 'chat' });
+      expect((error as Error).message).toMatch(/^llm "chat" \(scripted\): the call sets "(metadata|store)", which this instance does not take from callers \(refusedParams\)\. Leave it out\.$/);
+    }
+    expect(drivers.get('chat')!.calls).toHaveLength(0);
+    // Neither refusal spent the one request of the minute; an undefined value is not setting it.
+    await expect(registry.llm('chat').generate(user, { store: undefined })).resolves.toMatchObject({ object: 'chat.completion' });
+  });
+
+  it('maxTokensCap refuses a larger ask, keeps a smaller one, and sends the cap when the call sets none', async () => {
+    const { registry, drivers } = await setup({ chat: { maxTokensCap: 256 } });
+    const driver = drivers.get('chat')!;
+    await registry.llm('chat').generate(user);
+    expect(sent(driver)).toEqual({ max_tokens: 256 });
+    await registry.llm('chat').generate(user, { max_completion_tokens: 100 });
+    expect(sent(driver)).toEqual({ max_completion_tokens: 100 });
+    const error = await registry.llm('chat').generate(user, { max_tokens: 4096 }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'bad-input', retryable: false });
+    expect((error as Error).message).toBe('llm "chat" (scripted): max_tokens 4096 is above this instance\'s cap of 256 (maxTokensCap); ask for 256 or fewer.');
+    expect(driver.calls).toHaveLength(2);
+  });
+
+  it('refuses params or fixedParams above maxTokensCap at bootstrap', async () => {
+    const error = await setup({ chat: { maxTokensCap: 100, params: { max_tokens: 500 }, fixedParams: { max_completion_tokens: 101 } } }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ProvidersConfigError);
+    expect((error as ProvidersConfigError).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'llm.chat.params: "params" asks for max_tokens 500, above maxTokensCap 100; got a map.',
+      'llm.chat.fixedParams: "fixedParams" asks for max_completion_tokens 101, above maxTokensCap 100; got a map.',
+    ]);
+  });
+
+  it('a fallback applies its own controls', async () => {
+    const { registry, drivers } = await setup({ chat: { fallbacks: ['spare'], maxRetries: 0 }, spare: { maxTokensCap: 50, fixedParams: { temperature: 0 } } });
+    drivers.get('chat')!.steps.push(() => Promise.reject(upstream500()));
+    await registry.llm('chat').generate(user, { temperature: 1 });
+    expect(sent(drivers.get('spare')!)).toEqual({ temperature: 0, max_tokens: 50 });
   });
 });

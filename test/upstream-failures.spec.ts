@@ -7,7 +7,8 @@ import type { LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_PROVIDERS, ProvidersModule, ProvidersRegistry, type ProviderKind } from '@hush/providers';
+import { IsNotEmpty, IsString } from 'class-validator';
+import { BUILTIN_PROVIDERS, defineLLMProvider, LLMInstanceConfig, ProviderError, ProvidersModule, ProvidersRegistry, Secret, type ProviderKind } from '@hush/providers';
 
 /**
  * Every built-in type that talks to a service, through its example entry in
@@ -23,6 +24,8 @@ let server: Server;
 let url = '';
 let status = 401;
 let malformed = false;
+/** An error body to answer with instead of the echoing one. */
+let errorBody: unknown;
 const methods: string[] = [];
 const logs: string[] = [];
 const logger: LoggerService = {
@@ -44,6 +47,10 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         return void res.end('{"id":"x","object":"list","data":[{"embedding":[0.1,');
       }
+      if (errorBody !== undefined) {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify(errorBody));
+      }
       const echo = `headers ${JSON.stringify(req.headers)} url ${req.url} body ${body.slice(0, 2000)}`;
       res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'retry-after': '3' } : {}) });
       res.end(JSON.stringify({ error: { message: `Invalid credentials. ${echo}`, type: 'invalid_request_error' }, message: echo, detail: echo }));
@@ -59,7 +66,7 @@ function entryFor(kind: ProviderKind, type: string): Record<string, unknown> {
   const example = Object.values(examples[kind]).find((e) => e.type === type)!;
   const entry: Record<string, unknown> = { ...example, apiKey: KEY, maxRetries: 0, headers: { 'x-extra-auth': `token ${KEY}` } };
   if ('endpoint' in entry) entry.endpoint = url;
-  else entry.baseUrl = `${url}/v1`;
+  else entry.baseUrl = type === 'gemini' ? url : `${url}/v1`;
   return entry;
 }
 
@@ -174,5 +181,79 @@ describe('no key in errors or logs, whatever the upstream echoes', () => {
         await module.close();
       });
     }
+  }
+});
+
+describe("the upstream's own code, param and type", () => {
+  const CONTEXT = { message: "This model's maximum context length is 8192 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' };
+  for (const def of SERVICE_TYPES) {
+    it(`${def.kind} ${def.type}: carried on the ProviderError as sent`, async () => {
+      malformed = false;
+      status = 400;
+      errorBody = { error: CONTEXT };
+      try {
+        const error = await failingCall(def.kind, def.type);
+        expect(error).toMatchObject({ name: 'ProviderError', status: 400, code: 'http', retryable: false });
+        expect((error as ProviderError).upstream).toEqual({ code: 'context_length_exceeded', param: 'messages', type: 'invalid_request_error' });
+      } finally {
+        errorBody = undefined;
+      }
+    });
+  }
+
+  it("reads Anthropic's envelope and Google's status word", async () => {
+    malformed = false;
+    status = 400;
+    try {
+      errorBody = { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } };
+      expect(((await failingCall('llm', 'anthropic')) as ProviderError).upstream).toEqual({ type: 'invalid_request_error' });
+      errorBody = [{ error: { code: 400, message: 'The input token count exceeds the maximum', status: 'INVALID_ARGUMENT' } }];
+      expect(((await failingCall('embedding', 'gemini')) as ProviderError).upstream).toEqual({ code: 'INVALID_ARGUMENT' });
+      // A body without any of them: no `upstream` at all.
+      errorBody = { message: 'bad request' };
+      expect(((await failingCall('reranker', 'cohere')) as ProviderError).upstream).toBeUndefined();
+    } finally {
+      errorBody = undefined;
+    }
+  });
+});
+
+class KeyedConfig extends LLMInstanceConfig {
+  @IsString() @IsNotEmpty() model!: string;
+  @IsString() @IsNotEmpty() @Secret() apiKey!: string;
+}
+
+describe("a driver's own failure is redacted with the instance's secrets", () => {
+  // Key shapes no generic pattern knows: Google's AIza… keys and Azure's 32 hex digits.
+  for (const key of ['AIzaSyD3xampleKeyThatNoPatternKnows_12', '0123456789abcdef0123456789abcdef']) {
+    it(`a plain Error naming the key ${key.slice(0, 4)}…`, async () => {
+      const leaky = defineLLMProvider({
+        type: 'leaky',
+        config: KeyedConfig,
+        create: (config) => ({
+          model: config.model,
+          generate: async () => {
+            throw new Error(`the service refused key ${config.apiKey} (and ${config.apiKey.slice(0, 10)})`);
+          },
+          stream: async function* () {
+            throw new Error(`stream refused key ${config.apiKey}`);
+          },
+        }),
+      });
+      const module = await Test.createTestingModule({
+        imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [leaky], config: { llm: { probe: { type: 'leaky', model: 'm', apiKey: key } } } })],
+      }).compile();
+      const llm = module.get(ProvidersRegistry).llm('probe');
+      const generated = await llm.generate([{ role: 'user', content: 'hi' }]).then(() => undefined, (e: unknown) => e);
+      const streamed = await (async () => {
+        for await (const _ of llm.stream([{ role: 'user', content: 'hi' }]));
+      })().then(() => undefined, (e: unknown) => e);
+      await module.close();
+      expect((generated as Error).message).toBe(`llm "probe" (leaky): the service refused key *** (and ${key.slice(0, 10)})`);
+      for (const error of [generated, streamed]) {
+        expect(error).toBeInstanceOf(ProviderError);
+        expect(printable(error)).not.toContain(key);
+      }
+    });
   }
 });

@@ -2,6 +2,7 @@ import { Body, Controller, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import { clientAbortSignal } from '../common/client-abort.js';
+import { GatewayErrors } from '../common/gateway-errors.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
 import { sendJson } from '../common/send.js';
 import { ChatCompletionRequestDto } from './chat.dto.js';
@@ -12,7 +13,10 @@ import { writeEventStream } from './sse.js';
 @ApiBearerAuth()
 @Controller('v1/chat')
 export class ChatController {
-  constructor(private readonly chat: ChatService) {}
+  constructor(
+    private readonly chat: ChatService,
+    private readonly errors: GatewayErrors,
+  ) {}
 
   @Post('completions')
   @ApiOperation({ summary: 'Chat completion (OpenAI), JSON or server-sent events with stream: true' })
@@ -25,7 +29,7 @@ export class ChatController {
     try {
       if (body.stream === true) {
         const chunks = await this.chat.stream(body, signal);
-        await writeEventStream(res, chunks, signal);
+        await writeEventStream(res, chunks, signal, this.errors);
       } else {
         sendJson(res, 200, await this.chat.complete(body, signal));
       }

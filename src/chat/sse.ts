@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { logError, toOpenAIError } from '../common/openai-exception.filter.js';
+import type { GatewayErrors } from '../common/gateway-errors.js';
 
 /** Resolves once `res` can take more (true), or once it closed (false). */
 function drained(res: ServerResponse): Promise<boolean> {
@@ -22,7 +22,7 @@ function drained(res: ServerResponse): Promise<boolean> {
  * `data: {"error": {...}}` event, then the stream ends; a client that left ends the loop (and, through
  * the iterator's return, the upstream request).
  */
-export async function writeEventStream(res: ServerResponse, events: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+export async function writeEventStream(res: ServerResponse, events: AsyncIterable<unknown>, signal: AbortSignal, errors: GatewayErrors): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -38,12 +38,11 @@ export async function writeEventStream(res: ServerResponse, events: AsyncIterabl
     if (!res.destroyed) res.end('data: [DONE]\n\n');
   } catch (err) {
     if (signal.aborted || res.destroyed) return;
-    const error = toOpenAIError(err);
+    const error = errors.answer(err);
     if (!error) {
       res.destroy();
       return;
     }
-    logError(err, error);
     res.end(`data: ${JSON.stringify({ error: error.body })}\n\n`);
   }
 }

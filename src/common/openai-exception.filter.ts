@@ -1,54 +1,11 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NoDefaultInstanceError, ProviderError, UnknownInstanceError } from '@hush/providers';
-import { bodyParserError, OpenAIError, writeOpenAIError } from './openai-error.js';
-import { providerErrorToOpenAI } from './provider-error-mapping.js';
-
-const logger = new Logger('Gateway');
-
-function isAbort(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
-}
+import { GatewayErrors } from './gateway-errors.js';
+import { writeOpenAIError } from './openai-error.js';
 
 /** A terminus health report (thrown as a 503 by HealthCheckService): answered as terminus shapes it. */
 function isHealthReport(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'status' in value && 'details' in value;
-}
-
-function httpExceptionMessage(err: HttpException): string {
-  const response = err.getResponse();
-  if (typeof response === 'string') return response;
-  const message = (response as { message?: unknown }).message;
-  if (Array.isArray(message)) return message.join('; ');
-  return typeof message === 'string' ? message : err.message;
-}
-
-/**
- * Any error as OpenAI's error body and an HTTP status; `undefined` for a cancelled call (the
- * client is gone, nobody to answer). Never a stack trace, never an internal message that did not
- * come through the library's redaction.
- */
-export function toOpenAIError(err: unknown, req?: Pick<IncomingMessage, 'method' | 'url'>): OpenAIError | undefined {
-  if (err instanceof OpenAIError) return err;
-  if (err instanceof ProviderError) return providerErrorToOpenAI(err);
-  if (err instanceof UnknownInstanceError) {
-    return new OpenAIError(404, { message: err.message, type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
-  }
-  if (err instanceof NoDefaultInstanceError) {
-    return new OpenAIError(400, { message: err.message, type: 'invalid_request_error', param: 'model', code: 'missing_required_parameter' });
-  }
-  if (isAbort(err)) return undefined;
-  const parse = bodyParserError(err);
-  if (parse) return new OpenAIError(parse.status, parse.body);
-  if (err instanceof HttpException) {
-    const status = err.getStatus();
-    if (status === 404 && req && /^Cannot [A-Z]+ /.test(httpExceptionMessage(err))) {
-      // Nest's answer for a route that does not exist; OpenAI words it this way.
-      return new OpenAIError(404, { message: `Invalid URL (${req.method} ${req.url?.split('?')[0]})`, type: 'invalid_request_error', code: 'unknown_url' });
-    }
-    return new OpenAIError(status, { message: status >= 500 ? 'The server had an error while processing your request.' : httpExceptionMessage(err) });
-  }
-  return new OpenAIError(500, { message: 'The server had an error while processing your request.', type: 'server_error', code: 'internal_error' });
 }
 
 /**
@@ -57,7 +14,10 @@ export function toOpenAIError(err: unknown, req?: Pick<IncomingMessage, 'method'
  * error goes out as a last `data: {"error": ...}` event (OpenAI's convention) and the stream ends.
  */
 @Catch()
+@Injectable()
 export class OpenAIExceptionFilter implements ExceptionFilter {
+  constructor(private readonly errors: GatewayErrors) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
@@ -73,12 +33,11 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       return;
     }
 
-    const error = toOpenAIError(exception, req);
+    const error = this.errors.answer(exception, req);
     if (!error) {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    logError(exception, error, req);
     if (res.destroyed) return;
     if (res.headersSent) {
       if (!res.writableEnded && String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
@@ -92,17 +51,5 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       ...error.headers,
       ...(error.getStatus() === 401 ? { 'www-authenticate': 'Bearer' } : {}),
     });
-  }
-}
-
-/** Upstream failures as warnings (their messages are redacted by the library); our own bugs with their stack. */
-export function logError(exception: unknown, error: OpenAIError, req?: Pick<IncomingMessage, 'method' | 'url'>): void {
-  const status = error.getStatus();
-  if (status < 500) return;
-  const where = req ? `${req.method} ${req.url?.split('?')[0]}` : '';
-  if (exception instanceof ProviderError || exception instanceof OpenAIError) {
-    logger.warn(`${where} → ${status}: ${error.body.message}`);
-  } else {
-    logger.error(`${where} → ${status}: ${exception instanceof Error ? exception.message : String(exception)}`, exception instanceof Error ? exception.stack : undefined);
   }
 }

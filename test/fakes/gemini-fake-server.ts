@@ -6,14 +6,16 @@ export type { RecordedRequest, SseFrame } from './fake-http-server.js';
 
 /**
  * A fake Gemini API (generativelanguage.googleapis.com) on 127.0.0.1 (random port), both halves the
- * providers use:
+ * providers use, under any API version path ({v}: v1beta, v1, v1alpha, ...):
  *
- *   native   POST /v1beta/models/{model}:batchEmbedContents   key in `x-goog-api-key` (or `?key=`)
+ *   native   POST /{v}/models/{model}:batchEmbedContents   key in `x-goog-api-key` (or `?key=`)
  *            {requests:[{model:'models/{model}', content:{parts:[{text}]}, taskType?, title?, outputDimensionality?}]}
  *            → {embeddings:[{values}]}; errors {error:{code, message, status, details?}}
- *   openai   POST /v1beta/openai/chat/completions              key as `Authorization: Bearer`
+ *            GET  /{v}/models → {models:[{name}]}
+ *   openai   POST /{v}/openai/chat/completions              key as `Authorization: Bearer`
  *            OpenAI's chat completions (JSON and SSE, usage chunk on include_usage); errors are
  *            Google's, wrapped in a list: [{error:{code, message, status}}]
+ *            GET  /{v}/openai/models → OpenAI's model list
  *
  * Vectors are `fakeEmbedding(text, dimensions)`. Every request is recorded; answers can be scripted.
  */
@@ -49,15 +51,19 @@ const CHAT_KEYS = new Set([
   'tool_choice', 'response_format', 'seed', 'reasoning_effort', 'presence_penalty', 'frequency_penalty', 'parallel_tool_calls', 'user',
   'logprobs', 'top_logprobs', 'extra_body',
 ]);
-const EMBED_ROUTE = /^\/v1beta\/models\/([^/:]+):batchEmbedContents$/;
-const CHAT_ROUTE = '/v1beta/openai/chat/completions';
+const VERSION = 'v\\d+[a-z]*\\d*';
+const EMBED_ROUTE = new RegExp(`^/${VERSION}/models/([^/:]+):batchEmbedContents$`);
+const CHAT_ROUTE = new RegExp(`^/${VERSION}/openai/chat/completions$`);
+const NATIVE_MODELS_ROUTE = new RegExp(`^/${VERSION}/models$`);
+const COMPAT_MODELS_ROUTE = new RegExp(`^/${VERSION}/openai/models$`);
+const COMPAT = new RegExp(`^/${VERSION}/openai/`);
 
 /** Google's error object; the OpenAI-compatible endpoint sends it inside a one-element list. */
 export function googleError(code: number, message: string, extra: Record<string, unknown> = {}): { error: Record<string, unknown> } {
   return { error: { code, message, status: STATUS_NAMES[code] ?? 'UNKNOWN', ...extra } };
 }
 
-const isCompat = (request: RecordedRequest) => request.pathname.startsWith('/v1beta/openai/');
+const isCompat = (request: RecordedRequest) => COMPAT.test(request.pathname);
 
 export class GeminiFakeServer extends FakeHttpServer {
   readonly #options: GeminiFakeOptions;
@@ -71,14 +77,9 @@ export class GeminiFakeServer extends FakeHttpServer {
     return this.listening(new GeminiFakeServer(options));
   }
 
-  /** The native API root, as the `gemini` embedding type's `baseUrl` takes it. */
+  /** The API root, as both `gemini` types' `baseUrl` (and `@google/genai`) take it: no version path. */
   get baseUrl(): string {
-    return `${this.origin}/v1beta`;
-  }
-
-  /** The OpenAI-compatible root, as the `gemini` LLM type's `baseUrl` takes it. */
-  get openaiBaseUrl(): string {
-    return `${this.origin}/v1beta/openai`;
+    return this.origin;
   }
 
   /** The next `times` requests get `status` with Google's error body (in a list on the OpenAI-compatible route), and `headers`. */
@@ -105,12 +106,19 @@ export class GeminiFakeServer extends FakeHttpServer {
         details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }],
       });
     }
+    if (request.method === 'GET' && NATIVE_MODELS_ROUTE.test(request.pathname)) {
+      return this.answerJson(res, request, { models: [{ name: 'models/gemini-embedding-001' }, { name: 'models/gemini-2.5-flash' }] }, script);
+    }
+    if (request.method === 'GET' && COMPAT_MODELS_ROUTE.test(request.pathname)) {
+      const data = ['gemini-embedding-001', 'gemini-2.5-flash'].map((id) => ({ id: `models/${id}`, object: 'model', owned_by: 'google' }));
+      return this.answerJson(res, request, { object: 'list', data }, script);
+    }
     if (request.method !== 'POST') return fail(404, `Method not found.`);
     if (request.invalidJson) return fail(400, 'Invalid JSON payload received. Unexpected token.');
 
     const embed = EMBED_ROUTE.exec(request.pathname);
     if (embed) return this.#embed(decodeURIComponent(embed[1]!), request, res, script, fail);
-    if (request.pathname === CHAT_ROUTE) return this.#chat(request, res, script, fail);
+    if (CHAT_ROUTE.test(request.pathname)) return this.#chat(request, res, script, fail);
     return fail(404, `The requested URL ${request.pathname} was not found on this server.`);
   }
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import type { LoggerService, NestApplicationOptions } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { ProvidersConfig } from '@hush/providers';
 import { createApp } from '../../src/app.js';
@@ -34,10 +35,16 @@ export async function freePort(): Promise<number> {
 /**
  * Boots the real gateway (createApp → AppModule.forRoot) on 127.0.0.1, port 0, over a fake OpenAI
  * upstream and the test reranker type. Every name in the config points at the fake, except `down`
- * (a closed port). `extra` is merged into the inline config.
+ * (a closed port). `extra` is merged into the inline config; `app` into Nest's application options
+ * (e.g. `logger`, to read what the gateway logs).
  */
 export async function startGateway(
-  options: { apiKeys?: string[]; extra?: ProvidersConfig | ((upstreamBaseUrl: string) => ProvidersConfig); gateway?: Partial<GatewayOptions> } = {},
+  options: {
+    apiKeys?: string[];
+    extra?: ProvidersConfig | ((upstreamBaseUrl: string) => ProvidersConfig);
+    gateway?: Partial<GatewayOptions>;
+    app?: NestApplicationOptions;
+  } = {},
 ): Promise<GatewayHarness> {
   const upstream = await OpenAIFakeServer.start({ apiKey: UPSTREAM_KEY, defaultDimensions: 8 });
   const extra = typeof options.extra === 'function' ? options.extra(upstream.baseUrl) : options.extra;
@@ -78,7 +85,7 @@ export async function startGateway(
         ...options.gateway,
       },
       // Clients may leave idle keep-alive sockets open (undici drops them after 4 s): close them with the app.
-      { logger: false, forceCloseConnections: true },
+      { logger: false, forceCloseConnections: true, ...options.app },
     );
     await app.listen(0, '127.0.0.1');
   } catch (err) {
@@ -101,6 +108,14 @@ export async function startGateway(
       await upstream.close();
     },
   };
+}
+
+/** A Nest logger that keeps every line (`<context>: <message>`) for the test to read, and prints nothing. */
+export function capturingLogger(lines: string[]): LoggerService {
+  // Nest passes the context last; an error's stack, when given, comes before it.
+  const push = (message: unknown, ...rest: unknown[]) =>
+    void lines.push(`${String(rest.at(-1) ?? '')}: ${[message, ...rest.slice(0, -1)].map(String).join('\n')}`);
+  return { log: push, error: push, warn: push, debug: push, verbose: push, fatal: push };
 }
 
 /** POSTs JSON (or a raw string) and returns status, headers and the parsed body. */

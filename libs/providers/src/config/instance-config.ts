@@ -8,6 +8,7 @@ import {
   IsString,
   Max,
   Min,
+  ValidateBy,
 } from 'class-validator';
 import { ToNumber } from './config-fields.js';
 
@@ -64,6 +65,9 @@ export class InstanceConfig {
   /** The longest Retry-After honoured, ms; a longer one ends the attempts (a fallback may take over). */
   @IsOptional() @ToNumber() @IsInt() @Min(0) retryAfterMaxMs?: number;
 
+  /** The largest answer read from the service: a JSON body, or one event of a stream, in bytes; default 32 MiB. */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) maxResponseBytes?: number;
+
   /** Several deployments sharing this name, load-balanced; keys beside `deployments` apply to each. */
   // Each entry is validated by the loader against this same type's class, merged over the keys beside it.
   @IsOptional() @IsArray() deployments?: Array<Record<string, unknown> & { weight?: number }>;
@@ -71,7 +75,39 @@ export class InstanceConfig {
 
 export class LLMInstanceConfig extends InstanceConfig {
   /** Default call parameters, by OpenAI's names (`max_tokens`, `temperature`, ...); a call's options override them. */
-  @IsOptional() @IsObject() params?: Record<string, unknown>;
+  @IsOptional() @IsObject() @WithinTokenCap() params?: Record<string, unknown>;
+
+  /** Call parameters sent with every call, over the call's own options: what no caller can change (`service_tier: default`). */
+  @IsOptional() @IsObject() @WithinTokenCap() fixedParams?: Record<string, unknown>;
+
+  /** Call parameters a caller may not set (`store`, `metadata`, `service_tier`, ...): a call that sets one is refused. */
+  @IsOptional() @IsArray() @IsString({ each: true }) @IsNotEmpty({ each: true }) refusedParams?: string[];
+
+  /**
+   * The most output tokens a call may ask for (`max_tokens`, `max_completion_tokens`): a call asking
+   * for more is refused, and a call asking for no limit is sent this one.
+   */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) maxTokensCap?: number;
+}
+
+const TOKEN_LIMIT_PARAMS = ['max_tokens', 'max_completion_tokens'] as const;
+
+/** A map of call parameters whose `max_tokens` / `max_completion_tokens` stay within the entry's `maxTokensCap`. */
+function WithinTokenCap(): PropertyDecorator {
+  const over = (value: unknown, cap: unknown) =>
+    typeof cap === 'number' && typeof value === 'object' && value !== null
+      ? TOKEN_LIMIT_PARAMS.find((key) => typeof (value as Record<string, unknown>)[key] === 'number' && ((value as Record<string, number>)[key] as number) > cap)
+      : undefined;
+  return ValidateBy({
+    name: 'withinTokenCap',
+    validator: {
+      validate: (value: unknown, args) => over(value, (args?.object as LLMInstanceConfig).maxTokensCap) === undefined,
+      defaultMessage: (args) => {
+        const key = over(args?.value, (args?.object as LLMInstanceConfig).maxTokensCap)!;
+        return `$property asks for ${key} ${(args?.value as Record<string, number>)[key]}, above maxTokensCap ${(args?.object as LLMInstanceConfig).maxTokensCap}`;
+      },
+    },
+  });
 }
 
 export class EmbeddingInstanceConfig extends InstanceConfig {

@@ -2,13 +2,11 @@ import { IsIn, IsOptional } from 'class-validator';
 import { EmbeddingInstanceConfig } from '../config/instance-config.js';
 import { HttpClient } from '../http/http-client.js';
 import { badResponse, describeValue, isObject } from '../http/http-errors.js';
-import { urlSecrets, withRequiredApiKey, withRequiredModel, withServiceConnection } from '../http/service-fields.js';
+import { GEMINI_DEFAULT_BASE_URL, geminiVersionedRoot, withGeminiConnection } from '../http/gemini-connection.js';
+import { urlSecrets, withRequiredApiKey, withRequiredModel } from '../http/service-fields.js';
 import { defineEmbeddingProvider, type DriverContext } from '../registry/provider-definition.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType } from './embedder.js';
 import { readVector } from './embedding-answers.js';
-
-/** The API root of the `gemini` embedding type when `baseUrl` is not given. */
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 /** Gemini's limit of requests in one `batchEmbedContents` call ("at most 100 requests can be in one batch"). */
 export const GEMINI_MAX_EMBEDDING_INPUTS = 100;
@@ -28,8 +26,8 @@ export type GeminiTaskType = (typeof GEMINI_TASK_TYPES)[number];
 
 const TASK_OF_INPUT: Record<EmbeddingInputType, GeminiTaskType> = { query: 'RETRIEVAL_QUERY', document: 'RETRIEVAL_DOCUMENT' };
 
-/** `type: gemini` under `embedding:`: Gemini's native `models/{model}:batchEmbedContents`. */
-export class GeminiEmbedderConfig extends withRequiredModel(withRequiredApiKey(withServiceConnection(EmbeddingInstanceConfig))) {
+/** `type: gemini` under `embedding:`: Gemini's native `{apiVersion}/models/{model}:batchEmbedContents`. */
+export class GeminiEmbedderConfig extends withRequiredModel(withRequiredApiKey(withGeminiConnection(EmbeddingInstanceConfig))) {
   /** `taskType` of every request, whatever the call's inputType (which otherwise picks RETRIEVAL_QUERY / RETRIEVAL_DOCUMENT). */
   @IsOptional() @IsIn([...GEMINI_TASK_TYPES]) taskType?: GeminiTaskType;
 }
@@ -50,7 +48,8 @@ export class GeminiEmbeddingDriver implements EmbedderDriver {
     this.#resource = `models/${this.model}`;
     this.#path = `/${this.#resource.split('/').map(encodeURIComponent).join('/')}:batchEmbedContents`;
     this.#taskType = config.taskType;
-    const baseUrl = config.baseUrl ?? GEMINI_DEFAULT_BASE_URL;
+    // The version path is part of the client's root, so every route (and the ping) sits under it.
+    const baseUrl = geminiVersionedRoot(config);
     this.#client = new HttpClient(
       { baseUrl, headers: { ...config.headers, 'x-goog-api-key': config.apiKey }, secrets: urlSecrets(baseUrl) },
       context,
@@ -84,12 +83,12 @@ export class GeminiEmbeddingDriver implements EmbedderDriver {
 export const geminiEmbedder = defineEmbeddingProvider({
   type: 'gemini',
   config: GeminiEmbedderConfig,
-  description: "Google Gemini embeddings (the native batchEmbedContents API, key in x-goog-api-key)",
+  description: "Google Gemini embeddings (the native {baseUrl}/{apiVersion}/models/{model}:batchEmbedContents, key in x-goog-api-key)",
   docs: {
     defaultBaseUrl: GEMINI_DEFAULT_BASE_URL,
     batchLimit: GEMINI_MAX_EMBEDDING_INPUTS,
     notes:
-      'inputType query/document sends taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (taskType in YAML forces one); dimensions goes out as outputDimensionality, and vectors shortened that way are not re-normalized.',
+      'baseUrl is the API root as @google/genai takes it, the same for the gemini LLM; apiVersion (default v1beta) is the version path after it, and a baseUrl ending in one (/v1beta) is refused. inputType query/document sends taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (taskType in YAML forces one); dimensions goes out as outputDimensionality, and vectors shortened that way are not re-normalized.',
   },
   create: (config, context) => new GeminiEmbeddingDriver(config, context),
 });

@@ -11,3 +11,4 @@ export {
   type ProvidersProbeContext,
 } from './providers-health.indicator.js';
 export { ProvidersHealthModule } from './providers-health.module.js';
+export { CLIENT_ERROR_STATUSES, describeFailure, withoutAddresses, type FailureDescription } from './failure.js';

@@ -1,8 +1,8 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorFunction, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
-import { redactSecrets } from '../util/redact.js';
+import { describeFailure } from './failure.js';
 
 /** What a probe is told about the instance it checks. */
 export interface ProvidersProbeContext {
@@ -38,6 +38,12 @@ export interface ProvidersHealthOptions {
   timeoutMs?: number;
   /** Reuse a probe's outcome for this long (per instance), so frequent readiness polls stay cheap; default 0 (no cache). */
   cacheTtlMs?: number;
+  /**
+   * Put the full error message (secrets redacted, but naming the upstream's URL, host and port) in
+   * each down entry's `message`, in place of the public summary. Only for a report that stays
+   * internal; default false. The full message is logged either way.
+   */
+  detailedErrors?: boolean;
 }
 
 /** Default options for every check of the indicator (`ProvidersHealthModule.forRoot(options)` binds them). */
@@ -59,7 +65,12 @@ export type ProviderHealthDetails = {
   fallbacks?: string[];
   /** Whether a probe ran (false: the entry reports the configuration only). */
   probed: boolean;
-  /** Why the instance is down. */
+  /**
+   * The kind of failure of a down instance: `connection`, `timeout`, `http 401`, `bad-response`, ...
+   * (the ProviderError's `code`, `http <status>` for an upstream status), `error` for a probe's own error.
+   */
+  error?: string;
+  /** Why the instance is down, without the upstream's address (unless `detailedErrors`). */
   message?: string;
   /** How long the probe took, ms. */
   responseTime?: number;
@@ -71,6 +82,8 @@ interface ProbeOutcome {
   up: boolean;
   data: Record<string, unknown>;
   responseTime: number;
+  /** Why it is down: the public kind and summary, and the full (redacted) message for the log. */
+  failure?: { error: string; summary: string; detail: string };
 }
 
 interface CachedOutcome {
@@ -93,10 +106,21 @@ interface CachedOutcome {
  * instance's own free check (`ping`: `GET /models`, `/health`, a loaded model). An instance with no
  * such check is `up` when it was created from the config (bootstrap validated and built it). Every
  * entry reports its kind, type and model; never a secret.
+ *
+ * A down entry says what kind of failure it was (`error: 'connection'`, `'timeout'`, `'http 401'`, ...)
+ * and a `message` without the upstream's URL, host or port (`cannot reach the upstream
+ * (ECONNREFUSED)`): readiness endpoints are usually open to anyone who can reach the port, and the
+ * library's messages name the upstream. The full message (secrets redacted with
+ * `ProvidersRegistry.redact`) is logged through Nest's Logger (context `ProvidersHealth`) when an
+ * instance goes down or its reason changes, and once when it is back up. `detailedErrors: true` puts the
+ * full message in the report instead, for an internal endpoint.
  */
 @Injectable()
 export class ProvidersHealthIndicator {
   private readonly cache = new Map<string, CachedOutcome>();
+  private readonly logger = new Logger('ProvidersHealth');
+  /** The last failure logged per entry, so a polled instance that stays down is logged once. */
+  private readonly logged = new Map<string, string>();
 
   constructor(
     private readonly registry: ProvidersRegistry,
@@ -127,7 +151,7 @@ export class ProvidersHealthIndicator {
     const merged = { ...this.defaults, ...options };
     const session = this.health.check(ProvidersHealthIndicator.key(kind, name));
     if (!this.registry.has(kind, name)) {
-      return session.down({ kind, name, probed: false, message: `No ${kind} named "${name}" is configured.` });
+      return session.down({ kind, name, probed: false, error: 'not-configured', message: `No ${kind} named "${name}" is configured.` });
     }
     const instance = this.registry.get(kind, name);
     const details = this.describe(kind, name, instance);
@@ -136,8 +160,11 @@ export class ProvidersHealthIndicator {
 
     const outcome = await this.probe(kind, name, instance, { ...merged, probe });
     // The probe adds to the entry; it cannot rename it (kind, name, type and model stay the registry's).
-    const data = { ...outcome.data, ...details, probed: true, responseTime: outcome.responseTime };
-    return outcome.up ? session.up(data) : session.down(data);
+    const data: Record<string, unknown> = { ...outcome.data, ...details, probed: true, responseTime: outcome.responseTime };
+    if (outcome.up || !outcome.failure) return session.up(data);
+    data.error = outcome.failure.error;
+    data.message = merged.detailedErrors ? outcome.failure.detail : outcome.failure.summary;
+    return session.down(data);
   }
 
   private instances(kinds: readonly ProviderKind[] = PROVIDER_KINDS): Array<{ kind: ProviderKind; name: string }> {
@@ -170,7 +197,8 @@ export class ProvidersHealthIndicator {
     if (hit && hit.expiresAt > now) {
       return hit.promise.then((o) => ({ ...o, data: { ...o.data, cachedResponse: true } }));
     }
-    const promise = runProbe(options.probe!, instance, kind, name, options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+    const promise = runProbe(options.probe!, instance, kind, name, options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, (text) => this.registry.redact(text));
+    void promise.then((outcome) => this.logChange(key, outcome));
     if (ttl > 0) {
       const entry: CachedOutcome = { promise, expiresAt: Number.POSITIVE_INFINITY };
       this.cache.set(key, entry);
@@ -178,6 +206,19 @@ export class ProvidersHealthIndicator {
       void promise.then(() => (entry.expiresAt = Date.now() + ttl));
     }
     return promise;
+  }
+
+  /** Logs the full reason when an entry goes down (or its reason changes), and its recovery. */
+  private logChange(key: string, outcome: ProbeOutcome): void {
+    const before = this.logged.get(key);
+    if (outcome.up || !outcome.failure) {
+      if (before !== undefined) this.logger.log(`${key} is up again.`);
+      this.logged.delete(key);
+      return;
+    }
+    const line = `${key} is down (${outcome.failure.error}): ${outcome.failure.detail}`;
+    if (line !== before) this.logger.warn(line);
+    this.logged.set(key, line);
   }
 }
 
@@ -193,19 +234,23 @@ function canPing(instance: InstanceOfKind[ProviderKind]): boolean {
   return typeof instance.ping === 'function' && pingable !== false;
 }
 
+/** The probe's own deadline ran out. */
+class ProbeTimeoutError extends Error {}
+
 async function runProbe(
   probe: ProvidersProbe,
   instance: InstanceOfKind[ProviderKind],
   kind: ProviderKind,
   name: string,
   timeoutMs: number,
+  redact: (text: string) => string,
 ): Promise<ProbeOutcome> {
   const started = performance.now();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = new Error(`the probe did not answer within ${timeoutMs} ms`);
+      const error = new ProbeTimeoutError(`the probe did not answer within ${timeoutMs} ms`);
       controller.abort(error);
       reject(error);
     }, timeoutMs);
@@ -215,9 +260,10 @@ async function runProbe(
     const data = result && typeof result === 'object' && !Array.isArray(result) ? withoutReserved(result) : {};
     return { up: true, data, responseTime: Math.round(performance.now() - started) };
   } catch (err) {
-    // Provider errors are redacted already; anything else gets the generic key patterns removed.
-    const message = redactSecrets(err instanceof Error ? err.message : String(err), []);
-    return { up: false, data: { message }, responseTime: Math.round(performance.now() - started) };
+    // A probe's own error never went through the library's redaction: every configured secret is removed.
+    const detail = redact(err instanceof Error ? err.message : String(err));
+    const { failure, summary } = err instanceof ProbeTimeoutError ? { failure: 'timeout', summary: err.message } : describeFailure(err);
+    return { up: false, data: {}, responseTime: Math.round(performance.now() - started), failure: { error: failure, summary, detail } };
   } finally {
     clearTimeout(timer);
     controller.abort();

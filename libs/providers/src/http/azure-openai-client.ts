@@ -2,7 +2,7 @@ import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy 
 import { AzureOpenAI } from 'openai';
 import { Secret } from '../config/config-fields.js';
 import type { DriverContext } from '../registry/provider-definition.js';
-import { redactingLogger } from './openai-client.js';
+import { limitedFetch, redactingLogger } from './openai-client.js';
 import type { OpenAICallSite } from './openai-errors.js';
 import { IsHeaderMap, SERVICE_URL_OPTIONS } from './service-fields.js';
 
@@ -99,8 +99,7 @@ export function createAzureOpenAIClient(config: AzureOpenAIConnectionConfig, con
     defaultHeaders: config.headers,
     logger: redactingLogger(context.logger, secrets),
   };
-  return {
-    client: new AzureOpenAI(options),
-    site: { kind: context.kind, instance: context.name, type: context.type, baseUrl: config.endpoint, secrets },
-  };
+  const site: OpenAICallSite = { kind: context.kind, instance: context.name, type: context.type, baseUrl: config.endpoint, secrets };
+  options.fetch = limitedFetch(fetch, site, context.maxResponseBytes);
+  return { client: new AzureOpenAI(options), site };
 }

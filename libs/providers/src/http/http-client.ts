@@ -1,6 +1,7 @@
 import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
 import type { DriverContext } from '../registry/provider-definition.js';
 import { redactSecrets } from '../util/redact.js';
+import { boundedBody, DEFAULT_MAX_RESPONSE_BYTES, readBoundedText, responseTooLarge } from './response-limits.js';
 import { badResponse, connectionError, describeValue, httpStatusError, labelOf, upstreamMessage, type HttpCallSite } from './http-errors.js';
 
 /** One server-sent event: its `event:` name (absent for plain `data:` events) and its data lines joined. */
@@ -16,6 +17,8 @@ export interface HttpClientOptions {
   headers?: Record<string, string>;
   /** Other values to keep out of every message (an API key sent in the body or the query). */
   secrets?: string[];
+  /** The largest JSON answer, or event of a stream, to read; default the instance's `maxResponseBytes`. */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -28,9 +31,11 @@ export class HttpClient {
   readonly site: HttpCallSite;
   readonly #headers: Record<string, string>;
   readonly #root: string;
+  readonly #maxBytes: number;
 
-  constructor(options: HttpClientOptions, context: Pick<DriverContext, 'kind' | 'name' | 'type'>) {
+  constructor(options: HttpClientOptions, context: Pick<DriverContext, 'kind' | 'name' | 'type' | 'maxResponseBytes'>) {
     this.#root = options.baseUrl.replace(/\/+$/, '');
+    this.#maxBytes = options.maxResponseBytes ?? context.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers };
     // A header's value is secret, and so is a Bearer token on its own (services echo it without the prefix).
     const headerValues = Object.values(options.headers ?? {});
@@ -78,7 +83,8 @@ export class HttpClient {
       throw badResponse(this.site, `expected an event stream, got ${type || 'no content type'}: ${upstreamMessage(text)}`);
     }
     if (!response.body) throw badResponse(this.site, 'the event stream has no body');
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    const bounded = boundedBody(response.body, this.#maxBytes, true, () => responseTooLarge(this.site, this.#maxBytes, 'event'));
+    const reader = bounded.pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>).getReader();
     // The event being read, in pieces: joined only when a blank line ends it, so one large event
     // costs its size, not its size squared.
     let pieces: string[] = [];
@@ -142,14 +148,14 @@ export class HttpClient {
     }
     if (!response.ok) {
       const text = await this.#readText(response, signal).catch(() => '');
-      throw httpStatusError(this.site, response.status, response.headers, upstreamMessage(text));
+      throw httpStatusError(this.site, response.status, response.headers, text);
     }
     return response;
   }
 
   async #readText(response: Response, signal: AbortSignal): Promise<string> {
     try {
-      return await response.text();
+      return await readBoundedText(response, this.#maxBytes, () => responseTooLarge(this.site, this.#maxBytes, 'answer'));
     } catch (err) {
       throw this.#failure(err, signal, 'the answer from');
     }

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { ProviderError } from '../errors/provider-error.js';
+import { ProviderError, type UpstreamErrorDetail } from '../errors/provider-error.js';
 import type { ProviderKind } from '../registry/provider-kind.js';
 import { redactSecrets } from '../util/redact.js';
 
@@ -30,16 +30,48 @@ export function badResponse(site: HttpCallSite, what: string): ProviderError {
   });
 }
 
-/** An HTTP error status as a ProviderError: the status, its retryability, Retry-After, the upstream's words. */
-export function httpStatusError(site: HttpCallSite, status: number, headers: Headers | undefined, upstreamText: string, cause?: Error): ProviderError {
-  const text = clip(upstreamText);
+/**
+ * An HTTP error status as a ProviderError: the status, its retryability, Retry-After, the upstream's
+ * words (from `body`, the answer's text) and its own code, param and type where the body has them.
+ */
+export function httpStatusError(site: HttpCallSite, status: number, headers: Headers | undefined, body: string, cause?: Error): ProviderError {
+  const text = upstreamMessage(body);
   return new ProviderError(
     redactSecrets(`${labelOf(site)}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : ''), site.secrets),
     {
       instance: site.instance, type: site.type, kind: site.kind,
       status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http', cause,
+      upstream: upstreamDetail(body, site.secrets),
     },
   );
+}
+
+/**
+ * The upstream's own `code`, `param` and `type` from an error body, as the services shape it:
+ * OpenAI's `{error: {code, param, type}}` (also vLLM, Azure, Mistral and most OpenAI-compatible
+ * servers), Anthropic's `{type: 'error', error: {type}}`, Google's `{error: {status}}` (its status
+ * word, e.g. INVALID_ARGUMENT, stands as the code), a list of such. Only short strings are kept.
+ */
+export function upstreamDetail(body: string, secrets: readonly string[] = []): UpstreamErrorDetail | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (Array.isArray(json)) json = json[0];
+  if (!isObject(json)) return undefined;
+  const error = isObject(json.error) ? json.error : json;
+  const word = (value: unknown) => (typeof value === 'string' && value.length > 0 && value.length <= 200 ? redactSecrets(value, secrets) : undefined);
+  const detail: UpstreamErrorDetail = {};
+  const code = word(error.code) ?? word(error.status);
+  const param = word(error.param);
+  const type = word(error.type);
+  if (code) detail.code = code;
+  if (param) detail.param = param;
+  // Anthropic's envelope says `type: 'error'` around the real type.
+  if (type && type !== 'error') detail.type = type;
+  return Object.keys(detail).length > 0 ? detail : undefined;
 }
 
 /** A failure to reach the upstream (refused, reset, DNS, TLS): always worth another try. */

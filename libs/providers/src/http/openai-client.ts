@@ -7,6 +7,7 @@ import type { DriverContext } from '../registry/provider-definition.js';
 import type { OpenAICallSite } from './openai-errors.js';
 import { redactSecrets } from '../util/redact.js';
 import { IsHeaderMap, SERVICE_URL_OPTIONS, urlSecrets } from './service-fields.js';
+import { boundedFetch, DEFAULT_MAX_RESPONSE_BYTES, responseTooLarge } from './response-limits.js';
 
 /** The API root of the `openai` type when `baseUrl` is not given. */
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -95,12 +96,15 @@ export function createOpenAIClient(
     // The library's one rule (see mergeHeaders): with an apiKey, the key's Authorization wins over `headers`.
     defaultHeaders: { ...(config.apiKey ? {} : { Authorization: null }), ...withoutAuthorization(config.headers, !!config.apiKey) },
     logger: redactingLogger(context.logger, secrets),
-    ...(extra.fetch ? { fetch: extra.fetch } : {}),
   };
-  return {
-    client: new OpenAI(options),
-    site: { kind: context.kind, instance: context.name, type: context.type, baseUrl, secrets },
-  };
+  const site: OpenAICallSite = { kind: context.kind, instance: context.name, type: context.type, baseUrl, secrets };
+  options.fetch = limitedFetch(extra.fetch ?? fetch, site, context.maxResponseBytes);
+  return { client: new OpenAI(options), site };
+}
+
+/** The SDK's fetch, bounded by the instance's `maxResponseBytes` (a JSON body, or one event of a stream). */
+export function limitedFetch(inner: typeof fetch, site: OpenAICallSite, maxBytes = DEFAULT_MAX_RESPONSE_BYTES): typeof fetch {
+  return boundedFetch(inner, maxBytes, (what) => responseTooLarge(site, maxBytes, what));
 }
 
 /** The SDK's logger interface on top of the instance's Nest logger, every line redacted. */

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
-import { displayUrl, isRetryableStatus, MAX_UPSTREAM_TEXT, networkReason, retryAfterMs, type HttpCallSite } from './http-errors.js';
+import { displayUrl, isRetryableStatus, MAX_UPSTREAM_TEXT, networkReason, retryAfterMs, upstreamDetail, type HttpCallSite } from './http-errors.js';
 import { redactSecrets } from '../util/redact.js';
 
 /** Where an SDK call went (the same as any HTTP call's site). */
@@ -45,13 +45,17 @@ export function toProviderError(err: unknown, site: OpenAICallSite, signal?: Abo
       const kindOf = `${String(err.type ?? '')} ${String(err.code ?? '')}`;
       return new ProviderError(redact(`${label}: upstream sent an error in the stream${text ? `: ${text}` : ''}`), {
         ...base, retryable: /server_error|overloaded|rate_limit/i.test(kindOf), code: 'stream-error', cause,
+        upstream: upstreamDetail(JSON.stringify({ error: err.error ?? {} }), site.secrets),
       });
     }
     const status = err.status;
     const requestId = err.requestID ? ` (request id ${err.requestID})` : '';
     return new ProviderError(
       redact(`${label}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + `${text ? `: ${text}` : ''}${requestId}`),
-      { ...base, status, retryable: isRetryableStatus(status, err.headers), retryAfterMs: retryAfterMs(err.headers), code: 'http', cause },
+      {
+        ...base, status, retryable: isRetryableStatus(status, err.headers), retryAfterMs: retryAfterMs(err.headers), code: 'http', cause,
+        upstream: upstreamDetail(JSON.stringify({ error: err.error ?? {} }), site.secrets),
+      },
     );
   }
   if (err instanceof SyntaxError) {

@@ -1,27 +1,26 @@
 import { LLMInstanceConfig } from '../config/instance-config.js';
+import { GEMINI_DEFAULT_BASE_URL, geminiVersionedRoot, withGeminiConnection } from '../http/gemini-connection.js';
 import { createOpenAIClient } from '../http/openai-client.js';
-import { withRequiredApiKey, withRequiredModel, withServiceConnection } from '../http/service-fields.js';
+import { withRequiredApiKey, withRequiredModel } from '../http/service-fields.js';
 import { defineLLMProvider } from '../registry/provider-definition.js';
 import { OpenAIChatDriver } from './openai.llm.js';
 
-/** The API root of the `gemini` LLM type when `baseUrl` is not given: Google's OpenAI-compatible endpoint. */
-export const GEMINI_OPENAI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta/openai';
-
 /** `type: gemini` under `llm:`: Gemini through Google's OpenAI-compatible chat completions. */
-export class GeminiLLMConfig extends withRequiredModel(withRequiredApiKey(withServiceConnection(LLMInstanceConfig))) {}
+export class GeminiLLMConfig extends withRequiredModel(withRequiredApiKey(withGeminiConnection(LLMInstanceConfig))) {}
 
 export const geminiLLM = defineLLMProvider({
   type: 'gemini',
   config: GeminiLLMConfig,
-  description: "Google Gemini through its OpenAI-compatible endpoint (generativelanguage.googleapis.com/v1beta/openai)",
+  description: "Google Gemini through its OpenAI-compatible endpoint ({baseUrl}/{apiVersion}/openai/chat/completions)",
   docs: {
-    defaultBaseUrl: GEMINI_OPENAI_DEFAULT_BASE_URL,
-    notes: 'The Gemini API key goes out as Authorization: Bearer; model is a Gemini model name (gemini-2.5-flash, ...).',
+    defaultBaseUrl: GEMINI_DEFAULT_BASE_URL,
+    notes:
+      'baseUrl is the API root as @google/genai takes it, the same for the gemini embedder; apiVersion (default v1beta) is the version path after it, and a baseUrl ending in one (/v1beta/openai, /v1beta) is refused. The Gemini API key goes out as Authorization: Bearer; model is a Gemini model name (gemini-2.5-flash, ...).',
   },
   // Google's endpoint speaks OpenAI's wire format, Bearer key included: the openai driver, with error
   // bodies unwrapped so their reason reaches the message.
   create: (config, context) => {
-    const connection = { model: config.model, apiKey: config.apiKey, baseUrl: config.baseUrl ?? GEMINI_OPENAI_DEFAULT_BASE_URL, headers: config.headers };
+    const connection = { model: config.model, apiKey: config.apiKey, baseUrl: `${geminiVersionedRoot(config)}/openai`, headers: config.headers };
     return new OpenAIChatDriver(connection, context, { connection: createOpenAIClient(connection, context, { fetch: unwrapGoogleErrors }) });
   },
 });

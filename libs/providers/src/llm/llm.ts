@@ -49,6 +49,11 @@ export type LLMCallOptions = Omit<GenerateOptions, 'signal' | 'timeoutMs'> & { s
  */
 export interface LLMDriver {
   readonly model: string;
+  /**
+   * The name under which the service takes an output limit the library sets (`maxTokensCap`):
+   * `max_tokens` (the default) or `max_completion_tokens` (OpenAI's, which its newer models require).
+   */
+  readonly tokenLimitParam?: 'max_tokens' | 'max_completion_tokens';
   generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion>;
   /** Must ask for usage where the service supports it, so the last chunk carries `usage`. */
   stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncIterable<ChatCompletionChunk>;

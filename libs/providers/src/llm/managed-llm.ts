@@ -34,23 +34,31 @@ interface OpenStream {
 export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implements LLM {
   readonly model: string;
   private readonly params: Record<string, unknown>;
+  private readonly fixedParams: Record<string, unknown>;
+  private readonly refusedParams: ReadonlySet<string>;
+  private readonly maxTokensCap?: number;
 
   constructor(init: ManagedInstanceInit<LLMDriver>) {
     super(init);
     this.model = this.primaryDriver.model;
-    this.params = { ...(init.config as LLMInstanceConfig).params };
+    const config = init.config as LLMInstanceConfig;
+    this.params = { ...config.params };
+    this.fixedParams = { ...config.fixedParams };
+    this.refusedParams = new Set(config.refusedParams ?? []);
+    this.maxTokensCap = config.maxTokensCap;
   }
 
   async generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
     const { signal, timeoutMs, ...params } = options;
     const scope = this.openScope(timeoutMs, signal);
     try {
-      return await this.withFallbacks(scope, (target) =>
-        target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, target.callOptions(params, attemptSignal)), {
-          estimate: estimateTokens(messages, params),
+      return await this.withFallbacks(scope, (target) => {
+        const callParams = target.callParams(params);
+        return target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, withSignal(callParams, attemptSignal)), {
+          estimate: estimateTokens(messages, callParams),
           actual: (completion) => totalTokensOf(completion.usage),
-        }),
-      );
+        });
+      });
     } finally {
       scope.dispose();
     }
@@ -66,10 +74,12 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     const scope = this.openScope(timeoutMs, signal);
     let open: OpenStream | undefined;
     try {
-      const estimate = estimateTokens(messages, params);
-      open = await this.withFallbacks(scope, (target) =>
-        target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, params, scope, attemptSignal, lease), { estimate }),
-      );
+      open = await this.withFallbacks(scope, (target) => {
+        const callParams = target.callParams(params);
+        return target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, callParams, scope, attemptSignal, lease), {
+          estimate: estimateTokens(messages, callParams),
+        });
+      });
       let next = open.first;
       for (;;) {
         if (next.done) return;
@@ -109,9 +119,29 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     }
   }
 
-  /** Instance `params` first, the call's options over them. */
-  private callOptions(params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>, signal: AbortSignal): LLMCallOptions {
-    return { ...this.params, ...params, signal } as LLMCallOptions;
+  /**
+   * What this instance sends for a call: its `params`, the call's options over them, its
+   * `fixedParams` over both. A call that sets one of the `refusedParams`, or asks for more output
+   * tokens than `maxTokensCap`, is refused before anything is spent; a call that asks for no limit
+   * gets the cap.
+   */
+  private callParams(params: CallParams): CallParams {
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== undefined && this.refusedParams.has(key)) {
+        throw this.error(`the call sets "${key}", which this instance does not take from callers (refusedParams). Leave it out.`, 'bad-input', false);
+      }
+    }
+    const merged: Record<string, unknown> = { ...this.params, ...params, ...this.fixedParams };
+    const cap = this.maxTokensCap;
+    if (cap === undefined) return merged as CallParams;
+    for (const key of TOKEN_LIMITS) {
+      const asked = merged[key];
+      if (typeof asked === 'number' && asked > cap) {
+        throw this.error(`${key} ${asked} is above this instance's cap of ${cap} (maxTokensCap); ask for ${cap} or fewer.`, 'bad-input', false);
+      }
+    }
+    if (TOKEN_LIMITS.every((key) => merged[key] == null)) merged[this.primaryDriver.tokenLimitParam ?? 'max_tokens'] = cap;
+    return merged as CallParams;
   }
 
   /**
@@ -122,14 +152,14 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   private async openStream(
     driver: LLMDriver,
     messages: ChatCompletionMessageParam[],
-    params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>,
+    params: CallParams,
     scope: CallScope,
     attemptSignal: AbortSignal,
     lease: Lease,
   ): Promise<OpenStream> {
     const { controller, unlink } = linkedController(scope.signal, attemptSignal);
     try {
-      const iterator = driver.stream(messages, this.callOptions(params, controller.signal))[Symbol.asyncIterator]();
+      const iterator = driver.stream(messages, withSignal(params, controller.signal))[Symbol.asyncIterator]();
       const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, hold: NO_HOLD };
       open.first = await this.nextChunk(open, scope);
       open.hold = lease.keep();
@@ -162,6 +192,14 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   }
 }
 
+type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs'>;
+
+const TOKEN_LIMITS = ['max_tokens', 'max_completion_tokens'] as const;
+
+function withSignal(params: CallParams, signal: AbortSignal): LLMCallOptions {
+  return { ...params, signal } as LLMCallOptions;
+}
+
 /** The total a usage block reports, or prompt + completion where the total is missing (never NaN). */
 export function totalTokensOf(usage: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null | undefined): number | undefined {
   if (!usage) return undefined;
@@ -171,7 +209,7 @@ export function totalTokensOf(usage: { prompt_tokens?: number; completion_tokens
 }
 
 /** A rough count for `tpm` before the call: a quarter of the characters, plus the tokens asked for. */
-function estimateTokens(messages: ChatCompletionMessageParam[], params: Omit<GenerateOptions, 'signal' | 'timeoutMs'>): number {
+function estimateTokens(messages: ChatCompletionMessageParam[], params: CallParams): number {
   const chars = messages.reduce((sum, m) => sum + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0);
   return Math.ceil(chars / 4) + (params.max_completion_tokens ?? params.max_tokens ?? 0);
 }

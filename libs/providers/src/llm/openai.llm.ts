@@ -11,6 +11,8 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, L
 export class OpenAILLMConfig extends withOpenAIFields(LLMInstanceConfig) {}
 
 export interface OpenAIChatDriverOptions {
+  /** How the service takes an output limit the library sets; default `max_tokens`. */
+  tokenLimitParam?: 'max_tokens' | 'max_completion_tokens';
   /** Ask for a final usage chunk (`stream_options.include_usage`) when the caller did not set `stream_options`; default true. */
   streamUsage?: boolean;
   /** A client built elsewhere (Azure's, one with a custom fetch), with the site its errors name. */
@@ -33,6 +35,7 @@ type LooseCallOptions = LLMCallOptions & { stream?: unknown; timeoutMs?: unknown
  */
 export class OpenAIChatDriver implements LLMDriver {
   readonly model: string;
+  readonly tokenLimitParam: 'max_tokens' | 'max_completion_tokens';
   readonly #client: OpenAI;
   readonly #site: OpenAICallSite;
   readonly #streamUsage: boolean;
@@ -43,6 +46,7 @@ export class OpenAIChatDriver implements LLMDriver {
     this.#client = client;
     this.#site = site;
     this.#streamUsage = options.streamUsage ?? true;
+    this.tokenLimitParam = options.tokenLimitParam ?? 'max_tokens';
   }
 
   /** Free: listing the models answers when the server is up and takes the key. */
@@ -105,5 +109,6 @@ export const openaiLLM = defineLLMProvider({
   config: OpenAILLMConfig,
   description: 'OpenAI chat completions (api.openai.com, or a proxy in front of it through baseUrl)',
   docs: { defaultBaseUrl: OPENAI_DEFAULT_BASE_URL },
-  create: (config, context) => new OpenAIChatDriver(config, context),
+  // OpenAI's newer models take only max_completion_tokens (max_tokens is deprecated there).
+  create: (config, context) => new OpenAIChatDriver(config, context, { tokenLimitParam: 'max_completion_tokens' }),
 });

@@ -7,6 +7,7 @@ import { ManagedLLM } from '../llm/managed-llm.js';
 import { ManagedReranker } from '../reranker/managed-reranker.js';
 import type { ManagedInstance, ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { redactSecrets } from '../util/redact.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../http/response-limits.js';
 import { secretValuesOf } from '../config/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from './provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from './providers-registry.js';
@@ -43,7 +44,13 @@ export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs =
       try {
         const deployments = await Promise.all(
           instance.deployments.map(async (d) => ({
-            driver: await d.definition.create(d.config, { name: instance.name, kind, type: d.definition.type, logger }),
+            driver: await d.definition.create(d.config, {
+              name: instance.name,
+              kind,
+              type: d.definition.type,
+              logger,
+              maxResponseBytes: d.config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+            }),
             weight: d.weight,
           })),
         );

@@ -30,6 +30,8 @@ export interface DriverContext {
   readonly type: string;
   /** A logger named after the instance; secrets must never be passed to it. */
   readonly logger: LoggerService;
+  /** The largest answer (a JSON body, one event of a stream) to read: the instance's `maxResponseBytes`. */
+  readonly maxResponseBytes?: number;
 }
 
 export interface ProviderDocs {
