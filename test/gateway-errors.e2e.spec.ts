@@ -11,7 +11,12 @@ let openai: OpenAI;
 beforeAll(async () => {
   gw = await startGateway({
     // The same fake upstream, with a key it refuses (401): the gateway's own configuration is wrong.
-    extra: (baseUrl) => ({ llm: { misconfigured: { type: 'openai-compatible', baseUrl, model: 'gpt-4o-mini', apiKey: WRONG_KEY, maxRetries: 0 } } }),
+    extra: (baseUrl) => ({
+      llm: {
+        misconfigured: { type: 'openai-compatible', baseUrl, model: 'gpt-4o-mini', apiKey: WRONG_KEY, maxRetries: 0 },
+        guarded: { type: 'openai-compatible', baseUrl, model: 'gpt-4o-mini', apiKey: UPSTREAM_KEY, refusedParams: ['store', 'metadata'], fixedParams: { service_tier: 'default' }, maxTokensCap: 64 },
+      },
+    }),
   });
   openai = new OpenAI({ apiKey: 'unused', baseURL: gw.baseURL, maxRetries: 0 });
 });
@@ -300,5 +305,31 @@ describe('client disconnects', () => {
     controller.abort();
     expect(await pending).toMatchObject({ name: 'AbortError' });
     await gw.upstream.waitForClientAbort(undefined, 2000);
+  });
+});
+
+describe("the operator's controls over what clients ask for", () => {
+  it('refusedParams: 400 invalid_value naming the field; nothing goes upstream', async () => {
+    const res = await chat('guarded', { store: true });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({
+      message: 'llm "guarded" (openai-compatible) failed (bad-input): the call sets "store", which this instance does not take from callers (refusedParams). Leave it out.',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_value',
+    });
+    expect(gw.upstream.requests).toHaveLength(0);
+  });
+
+  it('maxTokensCap: a larger max_tokens is a 400; none asked for sends the cap; fixedParams win over the client', async () => {
+    const refused = await chat('guarded', { max_tokens: 100_000 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe(
+      'llm "guarded" (openai-compatible) failed (bad-input): max_tokens 100000 is above this instance\'s cap of 64 (maxTokensCap); ask for 64 or fewer.',
+    );
+    const ok = await chat('guarded', { service_tier: 'priority' });
+    expect(ok.status).toBe(200);
+    expect(gw.upstream.requests).toHaveLength(1);
+    expect(gw.upstream.lastRequest!.body).toMatchObject({ max_tokens: 64, service_tier: 'default' });
   });
 });
