@@ -45,7 +45,7 @@ function git(args, options = {}) {
   try {
     return execFileSync('git', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
   } catch (err) {
-    if (/** @type {NodeJS.ErrnoException} */ (err).code === 'ENOENT') throw new Error('git is needed to unpack the llama.cpp source bundle (apt-get install git).');
+    if (/** @type {NodeJS.ErrnoException} */ (err).code === 'ENOENT') throw new Error('git is needed to unpack the llama.cpp source bundle (apt-get install git).', { cause: err });
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, ProvidersConfigError, type ChatCompletionChunk, type ChatCompletionMessageParam, type LLM } from '@hush/providers';
-import { anthropicLLM } from '../libs/providers/src/llm/anthropic.llm.js';
+import { anthropicLLM } from '../libs/providers/src/providers/anthropic/anthropic.llm.js';
 import { AnthropicFakeServer } from './fakes/anthropic-fake-server.js';
 import { boot, bootError, collect, expectNoKey, expectQuickAbort, printable, rejection, type Booted } from './support/provider-kit.js';
 

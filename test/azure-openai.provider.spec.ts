@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, ProvidersConfigError, type ChatCompletionChunk, type Embedder, type LLM } from '@hush/providers';
-import { azureOpenAIEmbedder } from '../libs/providers/src/embedding/azure-openai.embedder.js';
-import { azureOpenAILLM } from '../libs/providers/src/llm/azure-openai.llm.js';
+import { azureOpenAIEmbedder } from '../libs/providers/src/providers/azure-openai/azure-openai.embedder.js';
+import { azureOpenAILLM } from '../libs/providers/src/providers/azure-openai/azure-openai.llm.js';
 import { AZURE_SAFE, fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
 import { boot, bootError, collect, expectNoKey, expectQuickAbort, printable, rejection, type Booted } from './support/provider-kit.js';
 

@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { ProvidersConfigError, ProvidersModule, ProvidersRegistry, type AnyProviderDefinition } from '@hush/providers';
-import { llamaCppLLM } from '../libs/providers/src/llama-cpp/llama-cpp.llm.js';
-import { llamaCppEmbedder } from '../libs/providers/src/llama-cpp/llama-cpp.embedder.js';
-import { llamaCppReranker } from '../libs/providers/src/llama-cpp/llama-cpp.reranker.js';
+import { llamaCppLLM } from '../libs/providers/src/providers/llama-cpp/llama-cpp.llm.js';
+import { llamaCppEmbedder } from '../libs/providers/src/providers/llama-cpp/llama-cpp.embedder.js';
+import { llamaCppReranker } from '../libs/providers/src/providers/llama-cpp/llama-cpp.reranker.js';
 
 const base = fileURLToPath(new URL('../config/providers.yaml', import.meta.url));
 

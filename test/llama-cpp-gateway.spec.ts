@@ -4,9 +4,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { llamaCppLLM } from '../libs/providers/src/llama-cpp/llama-cpp.llm.js';
-import { llamaCppEmbedder } from '../libs/providers/src/llama-cpp/llama-cpp.embedder.js';
-import { llamaCppReranker } from '../libs/providers/src/llama-cpp/llama-cpp.reranker.js';
+import { llamaCppLLM } from '../libs/providers/src/providers/llama-cpp/llama-cpp.llm.js';
+import { llamaCppEmbedder } from '../libs/providers/src/providers/llama-cpp/llama-cpp.embedder.js';
+import { llamaCppReranker } from '../libs/providers/src/providers/llama-cpp/llama-cpp.reranker.js';
 import { ensureTinyModels, norm, TINY_DIMENSIONS } from './support/llama-models.js';
 
 const defaultConfig = fileURLToPath(new URL('../config/providers.yaml', import.meta.url));

@@ -25,6 +25,7 @@ import {
   ProvidersRegistry,
   Reranker,
 } from '@hush/providers';
+import { AT_ONCE_MS } from './support/timing.js';
 
 const user = (content: string): ChatCompletionMessageParam => ({ role: 'user', content });
 const textOf = (c: ChatCompletion) => c.choices[0]?.message.content;
@@ -36,7 +37,11 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** Resolves with the rejection of `promise` (failing if it resolves), and how long it took. */
+/**
+ * Resolves with the rejection of `promise` (failing if it resolves), and how long it took. The abort
+ * tests abort 20 ms in, and expect the rejection within AT_ONCE_MS of that; the fakes they abort
+ * would otherwise wait 10 s, or forever.
+ */
 async function rejection(promise: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
   const start = performance.now();
   try {
@@ -295,7 +300,7 @@ describe('FakeLLM', () => {
       setTimeout(() => controller.abort(), 20);
       const { error, ms } = await rejection(llm.generate([user('q')], { signal: controller.signal }));
       expectAbortError(error);
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     });
 
     it('rejects at once when aborted while a reply function hangs', async () => {
@@ -304,7 +309,7 @@ describe('FakeLLM', () => {
       setTimeout(() => controller.abort(), 20);
       const { error, ms } = await rejection(llm.generate([user('q')], { signal: controller.signal }));
       expectAbortError(error);
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     });
 
     it("rejects the stream's next iteration when aborted between chunks", async () => {
@@ -325,7 +330,7 @@ describe('FakeLLM', () => {
       setTimeout(() => controller.abort(), 20);
       const { error, ms } = await rejection(iterator.next());
       expectAbortError(error);
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     });
 
     it('rejects a whole batch when aborted', async () => {
@@ -336,7 +341,7 @@ describe('FakeLLM', () => {
         llm.generateBatch([[user('1')], [user('2')]], { signal: controller.signal }),
       );
       expectAbortError(error);
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     });
   });
 });
@@ -408,7 +413,7 @@ describe('FakeEmbedder', () => {
     setTimeout(() => controller.abort(), 20);
     const { error, ms } = await rejection(embedder.embed('x', { signal: controller.signal }));
     expectAbortError(error);
-    expect(ms).toBeLessThan(500);
+    expect(ms).toBeLessThan(20 + AT_ONCE_MS);
 
     const quick = new FakeEmbedder().failNext(new Error('quota'));
     await expect(quick.embed('x')).rejects.toThrow('quota');
@@ -461,7 +466,7 @@ describe('FakeReranker', () => {
     setTimeout(() => controller.abort(), 20);
     const { error, ms } = await rejection(reranker.rerank('q', ['a'], { signal: controller.signal }));
     expectAbortError(error);
-    expect(ms).toBeLessThan(500);
+    expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     expectAbortError((await rejection(reranker.rerank('q', ['a'], { signal: AbortSignal.abort() }))).error);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
-import type { ConfigIssue } from './config-error.js';
+import type { ConfigIssue } from '../core/config-error.js';
 import { interpolate } from './interpolate.js';
 import { formatPath, pathKey, type KeyPath } from './key-path.js';
 import { readYamlLayer, type ConfigLayer } from './yaml-source.js';

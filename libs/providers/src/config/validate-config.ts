@@ -1,14 +1,14 @@
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
-import { chooseDefault } from '../registry/default-choice.js';
-import type { ProviderDefinitionTable } from '../registry/provider-definition-table.js';
-import type { AnyProviderDefinition } from '../registry/provider-definition.js';
-import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
-import type { DefaultChoice } from '../registry/providers-registry.js';
-import { REDACTED } from '../util/redact.js';
-import { secretFieldsOf } from './config-fields.js';
-import type { ConfigIssue } from './config-error.js';
-import type { InstanceConfig } from './instance-config.js';
+import { chooseDefault } from './default-choice.js';
+import type { ProviderDefinitionTable } from './provider-definition-table.js';
+import type { AnyProviderDefinition } from '../core/provider-definition.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
+import type { DefaultChoice } from './default-choice.js';
+import { REDACTED } from '../core/redact.js';
+import { secretFieldsOf } from '../core/config-fields.js';
+import type { ConfigIssue } from '../core/config-error.js';
+import type { InstanceConfig } from '../core/instance-config.js';
 import { formatPath, type KeyPath } from './key-path.js';
 
 /** One configured deployment of an instance: its validated config and its load-balancing weight. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Node } from 'yaml';
-import type { ConfigIssue } from './config-error.js';
+import type { ConfigIssue } from '../core/config-error.js';
 import { interpolate } from './interpolate.js';
 import { formatPath, pathKey, type KeyPath } from './key-path.js';
 

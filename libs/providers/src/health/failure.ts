@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { isAbortError, ProviderError } from '../errors/provider-error.js';
+import { isAbortError, ProviderError } from '../core/provider-error.js';
 
 /**
  * A failure as it may be shown to whoever can reach a public port: which kind of failure it was, in

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorFunction, type HealthIndicatorResult } from '@nestjs/terminus';
-import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
 import { describeFailure } from './failure.js';
 
@@ -173,14 +173,10 @@ export class ProvidersHealthIndicator {
 
   private describe(kind: ProviderKind, name: string, instance: InstanceOfKind[ProviderKind]): ProviderHealthDetails {
     const details: ProviderHealthDetails = { kind, name, type: instance.type, model: instance.model, probed: false };
-    const dimensions = (instance as { dimensions?: unknown }).dimensions;
-    if (typeof dimensions === 'number') details.dimensions = dimensions;
+    if (instance.kind === 'embedding' && instance.dimensions !== undefined) details.dimensions = instance.dimensions;
     details.default = this.registry.defaultName(kind) === name;
-    // Managed instances expose their fallback chain; other instances (fakes, custom ones) may not.
-    const fallbacks = (instance as { fallbacks?: unknown }).fallbacks;
-    if (Array.isArray(fallbacks)) {
-      details.fallbacks = fallbacks.map((f: unknown) => (f as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string');
-    }
+    // Managed instances have their fallback chain; other instances (fakes, custom ones) may not.
+    if (instance.fallbacks) details.fallbacks = instance.fallbacks.map((f) => f.name);
     return details;
   }
 
@@ -229,9 +225,7 @@ const pingProbe: ProvidersProbe = async (instance, { signal }) => {
 };
 
 function canPing(instance: InstanceOfKind[ProviderKind]): boolean {
-  // Managed instances say whether any of their drivers can be pinged; others, by having ping.
-  const pingable = (instance as { pingable?: unknown }).pingable;
-  return typeof instance.ping === 'function' && pingable !== false;
+  return typeof instance.ping === 'function' && instance.pingable !== false;
 }
 
 /** The probe's own deadline ran out. */

@@ -1,8 +1,9 @@
-import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
-import type { DriverContext } from '../registry/provider-definition.js';
-import { redactSecrets } from '../util/redact.js';
+import { isAbortError, ProviderAbortError, ProviderError } from '../core/provider-error.js';
+import { describeSite, siteOf } from '../core/call-site.js';
+import type { DriverContext } from '../core/provider-definition.js';
+import { redactSecrets } from '../core/redact.js';
 import { boundedBody, DEFAULT_MAX_RESPONSE_BYTES, readBoundedText, responseTooLarge } from './response-limits.js';
-import { badResponse, connectionError, describeValue, httpStatusError, labelOf, upstreamMessage, type HttpCallSite } from './http-errors.js';
+import { badResponse, connectionError, describeValue, httpStatusError, upstreamMessage, type HttpCallSite } from './http-errors.js';
 
 /** One server-sent event: its `event:` name (absent for plain `data:` events) and its data lines joined. */
 export interface SseEvent {
@@ -41,7 +42,7 @@ export class HttpClient {
     const headerValues = Object.values(options.headers ?? {});
     const tokens = headerValues.map((v) => /^Bearer\s+(.+)$/i.exec(v)?.[1]).filter((t): t is string => !!t);
     const secrets = [...headerValues, ...tokens, ...(options.secrets ?? [])].filter((s) => s.length > 0);
-    this.site = { kind: context.kind, instance: context.name, type: context.type, baseUrl: this.#root, secrets };
+    this.site = { kind: context.kind, name: context.name, type: context.type, baseUrl: this.#root, secrets };
   }
 
   /** `POST {baseUrl}{path}` with a JSON body; resolves to the parsed JSON answer. */
@@ -124,8 +125,8 @@ export class HttpClient {
 
   /** An error of the call as a ProviderError of this site (for drivers' own checks). */
   error(message: string, init: { retryable?: boolean; code?: string; status?: number } = {}): ProviderError {
-    return new ProviderError(redactSecrets(`${labelOf(this.site)}: ${message}`, this.site.secrets), {
-      instance: this.site.instance, type: this.site.type, kind: this.site.kind,
+    return new ProviderError(redactSecrets(`${describeSite(this.site)}: ${message}`, this.site.secrets), {
+      ...siteOf(this.site),
       retryable: init.retryable ?? false, code: init.code ?? 'bad-response', status: init.status,
     });
   }
@@ -163,7 +164,7 @@ export class HttpClient {
 
   #failure(err: unknown, signal: AbortSignal, what = 'cannot reach'): Error {
     if (err instanceof ProviderError) return err;
-    if (signal.aborted || isAbortError(err)) return new ProviderAbortError(`${labelOf(this.site)}: the call was aborted`);
+    if (signal.aborted || isAbortError(err)) return new ProviderAbortError(`${describeSite(this.site)}: the call was aborted`);
     return connectionError(this.site, err, what === 'cannot reach' ? what : `${what} broke off:`);
   }
 }

@@ -1,32 +1,16 @@
 import { STATUS_CODES } from 'node:http';
-import { ProviderError, type UpstreamErrorDetail } from '../errors/provider-error.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
-import { redactSecrets } from '../util/redact.js';
-
-/** Where a call went: what error messages name, and the secrets they must never show. */
-export interface HttpCallSite {
-  readonly kind: ProviderKind;
-  /** The instance's name from YAML. */
-  readonly instance: string;
-  /** The provider type (`openai`, `cohere`, ...). */
-  readonly type: string;
-  /** The API root, for connection errors; shown without credentials or query. */
-  readonly baseUrl: string;
-  /** The API key and header values: replaced by `***` in every message. */
-  readonly secrets: readonly string[];
-}
+export type { HttpCallSite } from '../core/call-site.js';
+import { ProviderError, type UpstreamErrorDetail } from '../core/provider-error.js';
+import { describeSite, siteOf, type HttpCallSite } from '../core/call-site.js';
+import { redactSecrets } from '../core/redact.js';
 
 // Upstream bodies can be whole HTML pages; a message only needs the start.
 export const MAX_UPSTREAM_TEXT = 500;
 
-export function labelOf(site: HttpCallSite): string {
-  return `${site.kind} "${site.instance}" (${site.type})`;
-}
-
 /** A `bad-response` error: the upstream answered 2xx with something that is not what its API promises. */
 export function badResponse(site: HttpCallSite, what: string): ProviderError {
-  return new ProviderError(redactSecrets(`${labelOf(site)}: bad response from upstream: ${what}`, site.secrets), {
-    instance: site.instance, type: site.type, kind: site.kind, retryable: false, code: 'bad-response',
+  return new ProviderError(redactSecrets(`${describeSite(site)}: bad response from upstream: ${what}`, site.secrets), {
+    ...siteOf(site), retryable: false, code: 'bad-response',
   });
 }
 
@@ -37,9 +21,9 @@ export function badResponse(site: HttpCallSite, what: string): ProviderError {
 export function httpStatusError(site: HttpCallSite, status: number, headers: Headers | undefined, body: string, cause?: Error): ProviderError {
   const text = upstreamMessage(body);
   return new ProviderError(
-    redactSecrets(`${labelOf(site)}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : ''), site.secrets),
+    redactSecrets(`${describeSite(site)}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : ''), site.secrets),
     {
-      instance: site.instance, type: site.type, kind: site.kind,
+      ...siteOf(site),
       status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http', cause,
       upstream: upstreamDetail(body, site.secrets),
     },
@@ -77,8 +61,8 @@ export function upstreamDetail(body: string, secrets: readonly string[] = []): U
 /** A failure to reach the upstream (refused, reset, DNS, TLS): always worth another try. */
 export function connectionError(site: HttpCallSite, err: unknown, what = 'cannot reach'): ProviderError {
   const reason = networkReason(err);
-  return new ProviderError(redactSecrets(`${labelOf(site)}: ${what} ${displayUrl(site.baseUrl)}${reason ? ` (${reason})` : ''}`, site.secrets), {
-    instance: site.instance, type: site.type, kind: site.kind, retryable: true, code: 'connection',
+  return new ProviderError(redactSecrets(`${describeSite(site)}: ${what} ${displayUrl(site.baseUrl)}${reason ? ` (${reason})` : ''}`, site.secrets), {
+    ...siteOf(site), retryable: true, code: 'connection',
   });
 }
 

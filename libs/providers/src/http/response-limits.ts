@@ -1,5 +1,6 @@
-import { ProviderError } from '../errors/provider-error.js';
-import { labelOf, type HttpCallSite } from './http-errors.js';
+import { ProviderError } from '../core/provider-error.js';
+import { describeSite, siteOf } from '../core/call-site.js';
+import { type HttpCallSite } from './http-errors.js';
 
 /** The largest answer (a JSON body, or one event of a stream) an instance reads unless `maxResponseBytes` says otherwise. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -11,9 +12,9 @@ const CR = 0x0d;
 export function responseTooLarge(site: HttpCallSite, maxBytes: number, what: 'answer' | 'event'): ProviderError {
   const subject = what === 'event' ? 'one event of the stream' : 'the answer';
   return new ProviderError(
-    `${labelOf(site)}: ${subject} is larger than maxResponseBytes (${maxBytes} bytes); the rest was not read. ` +
+    `${describeSite(site)}: ${subject} is larger than maxResponseBytes (${maxBytes} bytes); the rest was not read. ` +
       'Raise maxResponseBytes for this instance if answers this large are expected.',
-    { instance: site.instance, type: site.type, kind: site.kind, retryable: false, code: 'response-too-large' },
+    { ...siteOf(site), retryable: false, code: 'response-too-large' },
   );
 }
 

@@ -9,7 +9,7 @@ import {
 import { ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { Module } from '@nestjs/core/injector/module.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
+import type { ProviderKind } from '../core/provider-kind.js';
 import { NoDefaultInstanceError, ProvidersRegistry } from '../registry/providers-registry.js';
 import { getProviderToken } from './tokens.js';
 

@@ -1,8 +1,8 @@
-import { ProvidersConfigError, type ConfigIssue } from '../config/config-error.js';
+import { ProvidersConfigError, type ConfigIssue } from '../core/config-error.js';
 import { loadConfigLayers, locate } from '../config/load-config.js';
 import { validateConfig, type ResolvedConfig } from '../config/validate-config.js';
-import { BUILTIN_PROVIDERS } from '../registry/builtin-providers.js';
-import { ProviderDefinitionTable } from '../registry/provider-definition-table.js';
+import { BUILTIN_PROVIDERS } from './builtin-providers.js';
+import { ProviderDefinitionTable } from '../config/provider-definition-table.js';
 import type { ProvidersModuleOptions } from './providers-options.js';
 
 /** Reads, merges and validates the config: synchronously, so that names are known to the module. */

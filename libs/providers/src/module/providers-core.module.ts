@@ -1,8 +1,8 @@
 import { Module, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
-import type { ProvidersConfigError } from '../config/config-error.js';
+import type { ProvidersConfigError } from '../core/config-error.js';
 import type { ResolvedConfig } from '../config/validate-config.js';
-import { createRegistry } from '../registry/create-registry.js';
-import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
+import { createRegistry } from './create-registry.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry } from '../registry/providers-registry.js';
 import { defaultInstanceProvider } from './default-instance.provider.js';
 import { loadResolvedConfig } from './prepare-config.js';

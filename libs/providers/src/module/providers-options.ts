@@ -1,7 +1,7 @@
 import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import type { ConfigSourceOptions } from '../config/load-config.js';
-import type { AnyProviderDefinition } from '../registry/provider-definition.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
+import type { AnyProviderDefinition } from '../core/provider-definition.js';
+import type { ProviderKind } from '../core/provider-kind.js';
 
 /** The shape of the YAML, for inline `config`. */
 export interface ProvidersConfig {

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { PROVIDER_KINDS } from '../registry/provider-kind.js';
+import { PROVIDER_KINDS } from '../core/provider-kind.js';
 import { instanceProvider, ProvidersCoreModule } from './providers-core.module.js';
 import { prepareConfig } from './prepare-config.js';
 import type { DeclaredNames, ProvidersModuleAsyncOptions, ProvidersModuleOptions } from './providers-options.js';

@@ -1,7 +1,7 @@
-import { Embedder } from '../embedding/embedder.js';
-import { LLM } from '../llm/llm.js';
-import { Reranker } from '../reranker/reranker.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
+import { Embedder } from '../core/embedder.js';
+import { LLM } from '../core/llm.js';
+import { Reranker } from '../core/reranker.js';
+import type { ProviderKind } from '../core/provider-kind.js';
 
 /**
  * The only way tokens are made. Without a name, the token is the kind's abstract class, so the

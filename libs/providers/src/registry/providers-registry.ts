@@ -1,9 +1,10 @@
 import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
-import type { Embedder } from '../embedding/embedder.js';
-import type { LLM } from '../llm/llm.js';
-import type { Reranker } from '../reranker/reranker.js';
-import type { ProviderKind } from './provider-kind.js';
-import { redactSecrets } from '../util/redact.js';
+import type { Embedder } from '../core/embedder.js';
+import type { LLM } from '../core/llm.js';
+import type { Reranker } from '../core/reranker.js';
+import type { ProviderKind } from '../core/provider-kind.js';
+import type { DefaultChoice } from '../config/default-choice.js';
+import { redactSecrets } from '../core/redact.js';
 
 export interface InstanceOfKind {
   llm: LLM;
@@ -11,8 +12,6 @@ export interface InstanceOfKind {
   reranker: Reranker;
 }
 
-/** Either the default instance's name, or why there is none (said when something asks for it). */
-export type DefaultChoice = { name: string } | { problem: string };
 
 export interface RegistryContents {
   instances: { [K in ProviderKind]: ReadonlyMap<string, InstanceOfKind[K]> };

@@ -1,9 +1,10 @@
-import type { InstanceConfig } from '../config/instance-config.js';
-import { publishRetry } from '../errors/diagnostics.js';
-import { isAbortError, ProviderAbortError, ProviderError } from '../errors/provider-error.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
-import { redactSecrets } from '../util/redact.js';
-import { abortErrorOf, linkedController, raceAbort, sleep } from './abort.js';
+import type { InstanceConfig } from '../core/instance-config.js';
+import { describeSite, type CallSite } from '../core/call-site.js';
+import { publishRetry } from '../core/diagnostics.js';
+import { isAbortError, ProviderAbortError, ProviderError } from '../core/provider-error.js';
+import type { ProviderKind } from '../core/provider-kind.js';
+import { redactSecrets } from '../core/redact.js';
+import { abortErrorOf, linkedController, raceAbort, sleep } from '../core/abort.js';
 
 /** How one instance's calls behave when things go wrong. Built from YAML, with the defaults below. */
 export interface CallPolicy {
@@ -43,19 +44,6 @@ export function policyOf(kind: ProviderKind, config: InstanceConfig): CallPolicy
 // The reason work left running under a finished call is aborted with; nobody is waiting for it, so
 // one shared instance spares an error (and its stack) per call.
 const CALL_ENDED = new ProviderAbortError('the call has ended');
-
-/** Who is calling, for error messages. */
-export interface CallSite {
-  readonly kind: ProviderKind;
-  readonly name: string;
-  readonly type: string;
-  /** Removes the instance's own secrets (and the key shapes services echo) from a text. */
-  redact?(text: string): string;
-}
-
-export function describeSite(site: CallSite): string {
-  return `${site.kind} "${site.name}" (${site.type})`;
-}
 
 /**
  * One logical call: the caller's signal and the deadline merged into one signal that every attempt,

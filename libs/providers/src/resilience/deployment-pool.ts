@@ -1,4 +1,4 @@
-import { ProviderError } from '../errors/provider-error.js';
+import { ProviderError } from '../core/provider-error.js';
 
 export type RoutingStrategy = 'weighted-random' | 'least-in-flight';
 

@@ -1,12 +1,14 @@
 import type { LoggerService } from '@nestjs/common';
-import type { InstanceConfig } from '../config/instance-config.js';
-import { publishFallback } from '../errors/diagnostics.js';
-import { ProviderError } from '../errors/provider-error.js';
-import type { ProviderKind } from '../registry/provider-kind.js';
-import { chunk, mapConcurrent } from '../util/concurrency.js';
-import { redactSecrets } from '../util/redact.js';
-import { abortErrorOf, raceAbort, sleep } from './abort.js';
-import { CallScope, describeSite, policyOf, withRetries, type CallPolicy, type CallSite } from './call-policy.js';
+import { describeSite, type CallSite } from '../core/call-site.js';
+import type { PingResult } from '../core/provider-instance.js';
+import type { InstanceConfig } from '../core/instance-config.js';
+import { publishFallback } from '../core/diagnostics.js';
+import { ProviderError } from '../core/provider-error.js';
+import type { ProviderKind } from '../core/provider-kind.js';
+import { chunk, mapConcurrent } from './concurrency.js';
+import { redactSecrets } from '../core/redact.js';
+import { abortErrorOf, raceAbort, sleep } from '../core/abort.js';
+import { CallScope, policyOf, withRetries, type CallPolicy } from './call-policy.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { DeploymentPool, type Deployment } from './deployment-pool.js';
 import { BudgetExceededError, SlidingWindowBudget, type BudgetEntry } from './rate-limiter.js';
@@ -28,11 +30,6 @@ export interface ManagedInstanceInit<D> {
   secrets?: readonly string[];
 }
 
-/** What a ping found: how many deployments were checked, and how many answered. */
-export interface PingResult {
-  deployments: number;
-  reachable: number;
-}
 
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
 

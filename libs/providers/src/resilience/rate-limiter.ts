@@ -1,4 +1,4 @@
-import { abortErrorOf } from './abort.js';
+import { abortErrorOf } from '../core/abort.js';
 
 const WINDOW_MS = 60_000;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { EmbedOptions, Embedder, EmbeddingResult } from '../embedding/embedder.js';
-import { ProviderError } from '../errors/provider-error.js';
-import { sleep, throwIfAborted } from '../resilience/abort.js';
+import type { EmbedOptions, Embedder, EmbeddingResult } from '../core/embedder.js';
+import { ProviderError } from '../core/provider-error.js';
+import { sleep, throwIfAborted } from '../core/abort.js';
 import { estimateTokens } from './fake-llm.js';
 import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
@@ -29,6 +29,7 @@ export interface FakeEmbedderCall {
  * `embed([])` resolves with no vectors and records no call, as the real embedders make none.
  */
 export class FakeEmbedder extends FakeInstance<FakeEmbedderCall> implements Embedder {
+  readonly kind = 'embedding' as const;
   readonly model: string;
   readonly dimensions: number;
   private readonly fixed: ReadonlyMap<string, readonly number[]>;

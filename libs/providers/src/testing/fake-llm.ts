@@ -4,9 +4,9 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
-import { raceAbort, sleep, throwIfAborted } from '../resilience/abort.js';
-import type { GenerateBatchOptions, GenerateOptions, LLM } from '../llm/llm.js';
-import { mapConcurrent } from '../util/concurrency.js';
+import { raceAbort, sleep, throwIfAborted } from '../core/abort.js';
+import type { GenerateBatchOptions, GenerateOptions, LLM } from '../core/llm.js';
+import { mapConcurrent } from '../resilience/concurrency.js';
 import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
 
@@ -54,6 +54,7 @@ export interface FakeLLMCall {
  * completion tokens come from the reply's text.
  */
 export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
+  readonly kind = 'llm' as const;
   readonly model: string;
   private readonly initialReplies: readonly FakeReply[];
   private script: FakeReply[];

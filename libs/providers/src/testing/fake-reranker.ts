@@ -1,5 +1,5 @@
-import type { RerankOptions, RerankResult, Reranker } from '../reranker/reranker.js';
-import { raceAbort, sleep, throwIfAborted } from '../resilience/abort.js';
+import type { RerankOptions, RerankResult, Reranker } from '../core/reranker.js';
+import { raceAbort, sleep, throwIfAborted } from '../core/abort.js';
 import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
 /** Scores one document against the query; higher is more relevant. */
@@ -27,6 +27,7 @@ export interface FakeRerankerCall {
  * including one with no documents (which resolves with `[]`).
  */
 export class FakeReranker extends FakeInstance<FakeRerankerCall> implements Reranker {
+  readonly kind = 'reranker' as const;
   readonly model: string;
   private readonly score: FakeScoreFn;
   private readonly fixedScores?: readonly number[];

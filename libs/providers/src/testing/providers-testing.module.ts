@@ -1,18 +1,13 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { ProvidersConfigError, type ConfigIssue } from '../config/config-error.js';
-import type { Embedder } from '../embedding/embedder.js';
-import type { LLM } from '../llm/llm.js';
+import { ProvidersConfigError, type ConfigIssue } from '../core/config-error.js';
+import type { Embedder } from '../core/embedder.js';
+import type { LLM } from '../core/llm.js';
 import { defaultInstanceProvider } from '../module/default-instance.provider.js';
 import { getProviderToken } from '../module/tokens.js';
-import type { Reranker } from '../reranker/reranker.js';
-import { PROVIDER_KINDS, type ProviderKind } from '../registry/provider-kind.js';
-import {
-  ProvidersRegistry,
-  type DefaultChoice,
-  type InstanceOfKind,
-  type RegistryContents,
-} from '../registry/providers-registry.js';
-import { chooseDefault } from '../registry/default-choice.js';
+import type { Reranker } from '../core/reranker.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
+import { ProvidersRegistry, type InstanceOfKind, type RegistryContents } from '../registry/providers-registry.js';
+import { chooseDefault, type DefaultChoice } from '../config/default-choice.js';
 import { ADOPT_NAME } from './fake-instance.js';
 
 export interface ProvidersTestingModuleOptions {

@@ -1,0 +1,59 @@
+import type { ProviderInstance } from './provider-instance.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsBase,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+
+export type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam };
+
+/** OpenAI chat parameters by their own names, plus cancellation and a per-call deadline. */
+export type GenerateOptions = Omit<Partial<ChatCompletionCreateParamsBase>, 'messages' | 'model' | 'stream'> & {
+  signal?: AbortSignal;
+  /** Deadline of this logical call in ms (retries included); overrides the instance's `timeoutMs`. */
+  timeoutMs?: number;
+};
+
+export type GenerateBatchOptions = GenerateOptions & {
+  /** How many calls run at once; default 4. */
+  concurrency?: number;
+};
+
+/**
+ * A named chat model. Inject one with `@InjectLLM('name')`, or the default one by type:
+ * `constructor(private readonly llm: LLM)`.
+ */
+export interface LLM extends ProviderInstance {
+  readonly kind: 'llm';
+  generate(messages: ChatCompletionMessageParam[], options?: GenerateOptions): Promise<ChatCompletion>;
+  stream(messages: ChatCompletionMessageParam[], options?: GenerateOptions): AsyncIterable<ChatCompletionChunk>;
+  generateBatch(batch: ChatCompletionMessageParam[][], options?: GenerateBatchOptions): Promise<ChatCompletion[]>;
+}
+/** Runtime token for the default LLM; merged with the interface so it is both a type and a token. */
+export abstract class LLM {}
+
+/** Options a driver receives: parameters merged (instance `params` < call options), and a signal that is always there. */
+export type LLMCallOptions = Omit<GenerateOptions, 'signal' | 'timeoutMs'> & { signal: AbortSignal };
+
+/**
+ * What a provider type implements for the `llm` kind: one attempt at one call. Retries, deadlines,
+ * fallbacks and batching are the library's, around it. Errors are `ProviderError`s (or aborts).
+ */
+export interface LLMDriver {
+  readonly model: string;
+  /**
+   * The name under which the service takes an output limit the library sets (`maxTokensCap`):
+   * `max_tokens` (the default) or `max_completion_tokens` (OpenAI's, which its newer models require).
+   */
+  readonly tokenLimitParam?: 'max_tokens' | 'max_completion_tokens';
+  generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion>;
+  /** Must ask for usage where the service supports it, so the last chunk carries `usage`. */
+  stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * Optional: a free check that the service answers and takes the credentials (a `GET /models`,
+   * `/health`): never anything billed. Resolves when usable, throws a ProviderError when not.
+   */
+  ping?(signal: AbortSignal): Promise<void>;
+  close?(): Promise<void> | void;
+}

@@ -1,0 +1,217 @@
+import type { LLMInstanceConfig } from '../core/instance-config.js';
+import { describeSite } from '../core/call-site.js';
+import { ProviderError } from '../core/provider-error.js';
+import { linkedController, raceAbort } from '../core/abort.js';
+import { type CallScope } from '../resilience/call-policy.js';
+import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { mapConcurrent } from '../resilience/concurrency.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  GenerateBatchOptions,
+  GenerateOptions,
+  LLM,
+  LLMCallOptions,
+  LLMDriver,
+} from '../core/llm.js';
+
+const DEFAULT_BATCH_CONCURRENCY = 4;
+
+const NO_HOLD: AttemptHold = { settleTokens: () => undefined, release: () => undefined };
+
+/** An open upstream stream whose first chunk has arrived. */
+interface OpenStream {
+  iterator: AsyncIterator<ChatCompletionChunk>;
+  first: IteratorResult<ChatCompletionChunk>;
+  controller: AbortController;
+  unlink: () => void;
+  owner: ManagedLLM;
+  /** The slot, the deployment's count and the token estimate, kept until the stream ends. */
+  hold: AttemptHold;
+}
+
+/** The LLM users inject: a driver (or several deployments) with the instance's policy around it. */
+export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implements LLM {
+  declare readonly kind: 'llm';
+  readonly model: string;
+  private readonly params: Record<string, unknown>;
+  private readonly fixedParams: Record<string, unknown>;
+  private readonly refusedParams: ReadonlySet<string>;
+  private readonly maxTokensCap?: number;
+
+  constructor(init: ManagedInstanceInit<LLMDriver>) {
+    super(init);
+    this.model = this.primaryDriver.model;
+    const config = init.config as LLMInstanceConfig;
+    this.params = { ...config.params };
+    this.fixedParams = { ...config.fixedParams };
+    this.refusedParams = new Set(config.refusedParams ?? []);
+    this.maxTokensCap = config.maxTokensCap;
+  }
+
+  async generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
+    const { signal, timeoutMs, ...params } = options;
+    const scope = this.openScope(timeoutMs, signal);
+    try {
+      return await this.withFallbacks(scope, (target) => {
+        const callParams = target.callParams(params);
+        return target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, withSignal(callParams, attemptSignal)), {
+          estimate: estimateTokens(messages, callParams),
+          actual: (completion) => totalTokensOf(completion.usage),
+        });
+      });
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /**
+   * Streams chunks as they arrive. Retries and fallbacks happen only until the first chunk has been
+   * handed out; after that a failure ends the stream with the error. A consumer that stops early
+   * (break) aborts the upstream request.
+   */
+  async *stream(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): AsyncGenerator<ChatCompletionChunk> {
+    const { signal, timeoutMs, ...params } = options;
+    const scope = this.openScope(timeoutMs, signal);
+    let open: OpenStream | undefined;
+    try {
+      open = await this.withFallbacks(scope, (target) => {
+        const callParams = target.callParams(params);
+        return target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, callParams, scope, attemptSignal, lease), {
+          estimate: estimateTokens(messages, callParams),
+        });
+      });
+      let next = open.first;
+      for (;;) {
+        if (next.done) return;
+        if (next.value.usage) open.hold.settleTokens(totalTokensOf(next.value.usage));
+        yield next.value;
+        try {
+          next = await open.owner.nextChunk(open, scope);
+        } catch (err) {
+          throw scope.failure(err, open.owner);
+        }
+      }
+    } finally {
+      if (open) {
+        open.controller.abort();
+        open.unlink();
+        open.hold.release();
+        open.iterator.return?.()?.catch(() => undefined);
+      }
+      scope.dispose();
+    }
+  }
+
+  async generateBatch(batch: ChatCompletionMessageParam[][], options: GenerateBatchOptions = {}): Promise<ChatCompletion[]> {
+    const { concurrency = DEFAULT_BATCH_CONCURRENCY, signal, ...rest } = options;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`${describeSite(this)}: generateBatch concurrency must be a whole number ≥ 1; got ${concurrency}.`);
+    }
+    // One failure cancels the calls still running: their answers could not be returned anyway.
+    const { controller, unlink } = linkedController(signal);
+    try {
+      return await mapConcurrent(batch, concurrency, (messages) => this.generate(messages, { ...rest, signal: controller.signal }));
+    } catch (err) {
+      controller.abort(err);
+      throw err;
+    } finally {
+      unlink();
+    }
+  }
+
+  /**
+   * What this instance sends for a call: its `params`, the call's options over them, its
+   * `fixedParams` over both. A call that sets one of the `refusedParams`, or asks for more output
+   * tokens than `maxTokensCap`, is refused before anything is spent; a call that asks for no limit
+   * gets the cap.
+   */
+  private callParams(params: CallParams): CallParams {
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== undefined && this.refusedParams.has(key)) {
+        throw this.error(`the call sets "${key}", which this instance does not take from callers (refusedParams). Leave it out.`, 'bad-input', false);
+      }
+    }
+    const merged: Record<string, unknown> = { ...this.params, ...params, ...this.fixedParams };
+    const cap = this.maxTokensCap;
+    if (cap === undefined) return merged as CallParams;
+    for (const key of TOKEN_LIMITS) {
+      const asked = merged[key];
+      if (typeof asked === 'number' && asked > cap) {
+        throw this.error(`${key} ${asked} is above this instance's cap of ${cap} (maxTokensCap); ask for ${cap} or fewer.`, 'bad-input', false);
+      }
+    }
+    if (TOKEN_LIMITS.every((key) => merged[key] == null)) merged[this.primaryDriver.tokenLimitParam ?? 'max_tokens'] = cap;
+    return merged as CallParams;
+  }
+
+  /**
+   * Opens the upstream stream and waits for its first chunk, so a failure here can still be retried.
+   * The request ends with the attempt when the attempt is given up before its first chunk (attempt
+   * timeout), and with the call at any time after.
+   */
+  private async openStream(
+    driver: LLMDriver,
+    messages: ChatCompletionMessageParam[],
+    params: CallParams,
+    scope: CallScope,
+    attemptSignal: AbortSignal,
+    lease: Lease,
+  ): Promise<OpenStream> {
+    const { controller, unlink } = linkedController(scope.signal, attemptSignal);
+    try {
+      const iterator = driver.stream(messages, withSignal(params, controller.signal))[Symbol.asyncIterator]();
+      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, hold: NO_HOLD };
+      open.first = await this.nextChunk(open, scope);
+      open.hold = lease.keep();
+      return open;
+    } catch (err) {
+      controller.abort();
+      unlink();
+      throw err;
+    }
+  }
+
+  /** The next chunk, or an idle-timeout error when none comes within `idleTimeoutMs`. */
+  private async nextChunk(open: OpenStream, scope: CallScope): Promise<IteratorResult<ChatCompletionChunk>> {
+    const idle = this.policy.idleTimeoutMs;
+    let idleError: ProviderError | undefined;
+    const timer = setTimeout(() => {
+      idleError = new ProviderError(
+        `${describeSite(this)}: the stream sent nothing for idleTimeoutMs ${idle} ms. Raise idleTimeoutMs, or look at the upstream's health.`,
+        { instance: this.name, type: this.type, kind: this.kind, retryable: true, code: 'idle-timeout' },
+      );
+      open.controller.abort(idleError);
+    }, idle);
+    try {
+      return await raceAbort(open.iterator.next(), open.controller.signal);
+    } catch (err) {
+      throw idleError ?? (scope.signal.aborted ? scope.failure(err, this) : err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs'>;
+
+const TOKEN_LIMITS = ['max_tokens', 'max_completion_tokens'] as const;
+
+function withSignal(params: CallParams, signal: AbortSignal): LLMCallOptions {
+  return { ...params, signal } as LLMCallOptions;
+}
+
+/** The total a usage block reports, or prompt + completion where the total is missing (never NaN). */
+export function totalTokensOf(usage: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null | undefined): number | undefined {
+  if (!usage) return undefined;
+  if (Number.isFinite(usage.total_tokens)) return usage.total_tokens;
+  const parts = [usage.prompt_tokens, usage.completion_tokens].filter((n): n is number => Number.isFinite(n));
+  return parts.length > 0 ? parts.reduce((a, b) => a + b, 0) : undefined;
+}
+
+/** A rough count for `tpm` before the call: a quarter of the characters, plus the tokens asked for. */
+function estimateTokens(messages: ChatCompletionMessageParam[], params: CallParams): number {
+  const chars = messages.reduce((sum, m) => sum + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0);
+  return Math.ceil(chars / 4) + (params.max_completion_tokens ?? params.max_tokens ?? 0);
+}

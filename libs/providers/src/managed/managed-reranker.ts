@@ -1,0 +1,82 @@
+import { ProviderError } from '../core/provider-error.js';
+import { describeSite } from '../core/call-site.js';
+import type { CallScope } from '../resilience/call-policy.js';
+import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import type { RerankOptions, RerankResult, Reranker, RerankerDriver, RerankerScore } from '../core/reranker.js';
+
+/**
+ * The Reranker users inject. Large document sets are split at the service's limit, scored, merged
+ * and sorted as one; `threshold` then `topK` apply to the merged list, the same for every type.
+ */
+export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedReranker> implements Reranker {
+  declare readonly kind: 'reranker';
+  readonly model: string;
+
+  constructor(init: ManagedInstanceInit<RerankerDriver>) {
+    super(init);
+    this.model = this.primaryDriver.model;
+  }
+
+  async rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankResult[]> {
+    this.checkInput(query, documents, options);
+    if (documents.length === 0) return [];
+    const scope = this.openScope(options.timeoutMs, options.signal);
+    let scores: number[];
+    try {
+      scores = await this.withFallbacks(scope, (target) => target.scoreAll(query, documents, scope));
+    } finally {
+      scope.dispose();
+    }
+    const results = scores
+      .map((score, index) => ({ index, score, document: documents[index]! }))
+      .filter((r) => options.threshold === undefined || r.score >= options.threshold)
+      .sort((a, b) => b.score - a.score || a.index - b.index);
+    return options.topK === undefined ? results : results.slice(0, options.topK);
+  }
+
+  private checkInput(query: unknown, documents: unknown, options: RerankOptions): void {
+    const bad = (message: string) =>
+      new ProviderError(`${describeSite(this)}: ${message}`, { instance: this.name, type: this.type, kind: this.kind, retryable: false, code: 'bad-input' });
+    if (typeof query !== 'string') throw bad(`rerank() query must be a string; got ${typeof query}.`);
+    if (!Array.isArray(documents)) throw bad(`rerank() documents must be an array of strings; got ${typeof documents}.`);
+    const index = documents.findIndex((d) => typeof d !== 'string');
+    if (index >= 0) throw bad(`rerank() document [${index}] is ${typeof documents[index]}, not a string.`);
+    if (options.topK !== undefined && !(Number.isInteger(options.topK) && options.topK >= 0)) {
+      throw bad(`topK must be a whole number ≥ 0; got ${options.topK}.`);
+    }
+    if (options.threshold !== undefined && !Number.isFinite(options.threshold)) {
+      throw bad(`threshold must be a finite number; got ${options.threshold}.`);
+    }
+  }
+
+  /** One score per document, in input order, from as many requests as the service's limit needs. */
+  private async scoreAll(query: string, documents: string[], scope: CallScope): Promise<number[]> {
+    const scored = await this.inBatches(documents, (d) => d.maxDocuments, (batch) =>
+      this.attempt(
+        scope,
+        async (driver, signal) => this.checkScores(await driver.rerankBatch(query, batch, { signal }), batch.length),
+        // Rerankers read the query once per document.
+        { estimate: Math.ceil(batch.reduce((sum, d) => sum + d.length + query.length, 0) / 4) },
+      ),
+    );
+    return scored.flat();
+  }
+
+  /** Puts a batch's scores in document order, refusing answers that miss or repeat a document. */
+  private checkScores(result: RerankerScore[], count: number): number[] {
+    const scores = new Array<number | undefined>(count).fill(undefined);
+    for (const { index, score } of Array.isArray(result) ? result : []) {
+      if (!Number.isInteger(index) || index < 0 || index >= count || scores[index] !== undefined || typeof score !== 'number' || Number.isNaN(score)) {
+        throw this.badResponse(`answered an invalid or repeated result (index ${index}, score ${score}) for ${count} documents.`);
+      }
+      scores[index] = score;
+    }
+    const missing = scores.findIndex((s) => s === undefined);
+    if (missing >= 0) throw this.badResponse(`left document ${missing} of ${count} unscored.`);
+    return scores as number[];
+  }
+
+  private badResponse(message: string): ProviderError {
+    return new ProviderError(`${describeSite(this)}: ${message}`, { instance: this.name, type: this.type, kind: this.kind, retryable: false, code: 'bad-response' });
+  }
+}

@@ -1,0 +1,104 @@
+import { Logger } from '@nestjs/common';
+import { ProvidersConfigError, type ConfigIssue } from '../core/config-error.js';
+import { formatPath } from '../config/key-path.js';
+import type { ResolvedConfig, ResolvedInstance } from '../config/validate-config.js';
+import { ManagedEmbedder } from '../managed/managed-embedder.js';
+import { ManagedLLM } from '../managed/managed-llm.js';
+import { ManagedReranker } from '../managed/managed-reranker.js';
+import type { ManagedInstance, ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { redactSecrets } from '../core/redact.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../http/response-limits.js';
+import { secretValuesOf } from '../core/config-fields.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
+import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
+
+/** How long `app.close()` lets calls in flight finish before aborting them, ms. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+ 
+type AnyManaged = ManagedInstance<any, any>;
+
+ 
+const MANAGED: Record<ProviderKind, new (init: ManagedInstanceInit<any>) => AnyManaged> = {
+  llm: ManagedLLM,
+  embedding: ManagedEmbedder,
+  reranker: ManagedReranker,
+};
+
+/**
+ * Creates every configured instance: one driver per deployment through its provider definition,
+ * wrapped in the kind's managed class, with fallbacks wired. A driver that cannot be created is a
+ * bootstrap error; whatever was already created is closed again.
+ */
+export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<ProvidersRegistry> {
+  const created: Record<ProviderKind, Map<string, AnyManaged>> = { llm: new Map(), embedding: new Map(), reranker: new Map() };
+  const issues: ConfigIssue[] = [];
+  // Every instance stops taking calls at once, then they drain side by side within one grace period.
+  const closeAll = async (graceMs = 0) => {
+    await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close(graceMs))));
+  };
+
+  for (const kind of PROVIDER_KINDS) {
+    for (const instance of resolved.instances[kind].values()) {
+      const logger = new Logger(`hush:${kind}:${instance.name}`);
+      try {
+        const deployments = await Promise.all(
+          instance.deployments.map(async (d) => ({
+            driver: await d.definition.create(d.config, {
+              name: instance.name,
+              kind,
+              type: d.definition.type,
+              logger,
+              maxResponseBytes: d.config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+            }),
+            weight: d.weight,
+          })),
+        );
+        const secrets = secretsOf(instance);
+        created[kind].set(instance.name, new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets }));
+      } catch (err) {
+        issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
+      }
+    }
+  }
+  if (issues.length > 0) {
+    await closeAll();
+    throw new ProvidersConfigError(issues);
+  }
+
+  for (const kind of PROVIDER_KINDS) {
+    for (const [name, managed] of created[kind]) managed.setFallbacks(fallbackChain(kind, name, resolved).map((n) => created[kind].get(n)!));
+  }
+
+  return new ProvidersRegistry({
+    instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
+    defaults: resolved.defaults,
+    close: () => closeAll(shutdownGraceMs),
+    secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
+  });
+}
+
+/** Depth-first, in the order written, each name once: A → [B, C], B → [D] gives B, D, C. */
+export function fallbackChain(kind: ProviderKind, name: string, resolved: ResolvedConfig): string[] {
+  const chain: string[] = [];
+  const seen = new Set([name]);
+  const walk = (from: string) => {
+    for (const next of resolved.instances[kind].get(from)?.config.fallbacks ?? []) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      chain.push(next);
+      walk(next);
+    }
+  };
+  walk(name);
+  return chain;
+}
+
+/** Every deployment's secret values. */
+function secretsOf(instance: ResolvedInstance): string[] {
+  return [...new Set(instance.deployments.flatMap((d) => secretValuesOf(d.definition.config, d.config)))];
+}
+
+function safeMessage(err: unknown, instance: ResolvedInstance): string {
+  return redactSecrets(err instanceof Error ? err.message : String(err), secretsOf(instance));
+}

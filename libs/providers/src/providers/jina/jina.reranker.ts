@@ -1,0 +1,45 @@
+import { RerankerInstanceConfig } from '../../core/instance-config.js';
+import { defineRerankerProvider } from '../../core/provider-definition.js';
+import { createRerankHttpClient, HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
+
+/** The API root of the `jina` type when `baseUrl` is not given. */
+export const JINA_DEFAULT_BASE_URL = 'https://api.jina.ai';
+
+/**
+ * Documents per `/v1/rerank` request when `batchSize` is not given. Jina documents no per-request
+ * document limit (only token limits), so this is our cautious default, and `batchSize` replaces it.
+ */
+export const JINA_DEFAULT_RERANK_DOCUMENTS = 1000;
+
+/** `type: jina` under `reranker:`: Jina AI's Reranker API (`POST {baseUrl}/v1/rerank`, Bearer key). */
+export class JinaRerankerConfig extends withHostedRerankerFields(RerankerInstanceConfig) {}
+
+export const jinaReranker = defineRerankerProvider({
+  type: 'jina',
+  config: JinaRerankerConfig,
+  description: 'Jina AI Reranker API (api.jina.ai, or a proxy through baseUrl)',
+  docs: {
+    defaultBaseUrl: JINA_DEFAULT_BASE_URL,
+    batchLimit: JINA_DEFAULT_RERANK_DOCUMENTS,
+    notes: 'model and apiKey are required; Jina documents no per-request document limit, so 1,000 documents per request is our default and batchSize replaces it (higher or lower).',
+  },
+  create: (config, context) =>
+    new HttpRerankerDriver({
+      model: config.model,
+      maxDocuments: config.batchSize ?? JINA_DEFAULT_RERANK_DOCUMENTS,
+      client: createRerankHttpClient(
+        { baseUrl: config.baseUrl ?? JINA_DEFAULT_BASE_URL, apiKey: config.apiKey, authHeaders: { authorization: `Bearer ${config.apiKey}` }, headers: config.headers },
+        context,
+      ),
+      path: '/v1/rerank',
+      body: (query, documents) => ({
+        model: config.model,
+        query,
+        documents,
+        top_n: documents.length,
+        // Jina echoes every document back by default; the library keeps the text itself.
+        return_documents: false,
+      }),
+      shape: { listKey: 'results', scoreKey: 'relevance_score' },
+    }),
+});

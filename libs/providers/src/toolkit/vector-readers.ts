@@ -1,0 +1,76 @@
+import { badResponse, describeValue, isObject, type HttpCallSite } from '../http/http-errors.js';
+import type { EmbeddingUsage } from '../core/embedder.js';
+
+/**
+ * Readers for the answers of embedding services, shared by the drivers that speak a service's own
+ * API. Anything off (a missing field, a wrong count, a vector that is not numbers) is a
+ * `bad-response` ProviderError that names the instance, never the vectors or a secret.
+ */
+
+/** One vector: a non-empty list of finite numbers. */
+export function readVector(site: HttpCallSite, value: unknown, index: number): number[] {
+  if (Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    return value as number[];
+  }
+  throw badResponse(site, `vector ${index} is not a list of numbers (got ${describeValue(value)})`);
+}
+
+/** A bare list of `count` vectors, in input order (TEI's answer, Ollama's `embeddings`, Cohere's `embeddings.float`). */
+export function readVectorList(site: HttpCallSite, value: unknown, count: number, where: string): number[][] {
+  if (!Array.isArray(value)) throw badResponse(site, `expected ${where} to be a list of vectors, got ${describeValue(value)}`);
+  if (value.length !== count) throw badResponse(site, `asked for ${count} vectors, got ${value.length}`);
+  return value.map((vector, index) => readVector(site, vector, index));
+}
+
+/**
+ * OpenAI-shaped `data: [{index, embedding}]` (OpenAI and its kin, Jina, Voyage), put in input order
+ * by `index` whatever order it came in; an index seen twice or out of range is a bad response. With
+ * `positional`, a server that leaves out `index` everywhere is taken at its order (a partial one is not).
+ */
+export function readIndexedVectors(
+  site: HttpCallSite,
+  response: unknown,
+  count: number,
+  options: { positional?: boolean; read?: (site: HttpCallSite, value: unknown, index: number) => number[] } = {},
+): number[][] {
+  const read = options.read ?? readVector;
+  const data = isObject(response) ? response.data : undefined;
+  if (!Array.isArray(data)) throw badResponse(site, `expected {data: [...]}, got ${describeValue(response)}`);
+  if (data.length !== count) throw badResponse(site, `asked for ${count} vectors, got ${data.length}`);
+  const byPosition = options.positional === true && data.every((item) => !isObject(item) || item.index === undefined);
+  const vectors = new Array<number[] | undefined>(count);
+  data.forEach((item, position) => {
+    const index = byPosition ? position : isObject(item) ? item.index : undefined;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || vectors[index]) {
+      throw badResponse(site, `item ${position} of data has index ${String(index)} (expected each of 0..${count - 1} once)`);
+    }
+    vectors[index] = read(site, isObject(item) ? item.embedding : undefined, index);
+  });
+  return vectors as number[][];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** One vector as OpenAI sends it: base64 of little-endian float32, or a list of numbers. */
+export function readBase64OrListVector(site: HttpCallSite, value: unknown, index: number): number[] {
+  if (typeof value !== 'string') return readVector(site, value, index);
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length === 0 || bytes.length % 4 !== 0) throw badResponse(site, `vector ${index} is not base64 float32 (${bytes.length} bytes)`);
+  const length = bytes.length / 4;
+  if (!LITTLE_ENDIAN) return Array.from({ length }, (_, i) => bytes.readFloatLE(i * 4));
+  // Copied into a buffer of its own: the decoded bytes may sit at an offset a Float32Array cannot view.
+  const floats = new Float32Array(length);
+  new Uint8Array(floats.buffer).set(bytes);
+  return Array.from(floats);
+}
+
+/** Usage from a token count the service reports (absent or odd: no usage, rather than a wrong one). */
+export function usageOfTokens(prompt: unknown, total: unknown = prompt): EmbeddingUsage | undefined {
+  const promptTokens = isCount(prompt) ? prompt : isCount(total) ? total : undefined;
+  if (promptTokens === undefined) return undefined;
+  return { promptTokens, totalTokens: isCount(total) ? total : promptTokens };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
