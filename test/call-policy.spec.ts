@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
 import { ProviderError, type LLMCallOptions } from '@hush/providers';
 import { scriptedLLMs } from './support/scripted-provider.js';
+import { AT_ONCE_MS } from './support/timing.js';
 
 const setup = scriptedLLMs();
 
@@ -28,8 +29,8 @@ describe('retries', () => {
     driver.steps.push(async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => 'fourth');
     const started = performance.now();
     expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('fourth');
-    // Three waits of at most 30 ms each, where the default curve could wait up to 0.5 + 1 + 2 s.
-    expect(performance.now() - started).toBeLessThan(400);
+    // Three waits of at most 30 ms each, where the uncapped curve would wait a random part of 10 + 20 + 40 s.
+    expect(performance.now() - started).toBeLessThan(3 * 30 + AT_ONCE_MS);
     expect(driver.calls).toHaveLength(4);
   });
 
@@ -59,11 +60,12 @@ describe('retries', () => {
   });
 
   it('does not wait for a Retry-After that would overrun the deadline', async () => {
-    const { registry, drivers } = await setup({ chat: { maxRetries: 2, timeoutMs: 500 } });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 5_000 }); }, async () => 'never');
+    // Refused at once, where waiting would last until the deadline, 3 s on.
+    const { registry, drivers } = await setup({ chat: { maxRetries: 2, timeoutMs: 3_000 } });
+    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 10_000 }); }, async () => 'never');
     const started = performance.now();
     await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 429 });
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     expect(drivers.get('chat')!.calls).toHaveLength(1);
   });
 });
@@ -75,7 +77,8 @@ describe('deadline and cancellation', () => {
     drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (driverSawAbort = true)));
     const started = performance.now();
     const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // The driver never answers: without the deadline, the call would hang.
+    expect(performance.now() - started).toBeLessThan(150 + AT_ONCE_MS);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ code: 'timeout', instance: 'chat', type: 'scripted' });
     expect((error as Error).message).toBe("llm \"chat\" (scripted): no answer within timeoutMs 150 ms (1 attempt, retries and fallbacks included). Raise timeoutMs, or look at the upstream's health.");
@@ -97,18 +100,20 @@ describe('deadline and cancellation', () => {
     const started = performance.now();
     const error = await pending.catch((e: unknown) => e);
     expect((error as Error).name).toBe('AbortError');
-    expect(performance.now() - started).toBeLessThan(500);
+    // Aborted 50 ms in, where the wait for the retry lasts 10 s.
+    expect(performance.now() - started).toBeLessThan(50 + AT_ONCE_MS);
   });
 
   it('rejects at once even when the driver ignores the signal', async () => {
     const { registry, drivers } = await setup({ chat: {} });
-    drivers.get('chat')!.steps.push(() => new Promise((resolve) => setTimeout(() => resolve('late'), 2_000)));
+    // The driver answers 5 s on, whatever the signal: a call that waited for it would take that long.
+    drivers.get('chat')!.steps.push(() => new Promise((resolve) => setTimeout(() => resolve('late'), 5_000)));
     const controller = new AbortController();
     const pending = registry.llm('chat').generate(user, { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
     const started = performance.now();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(20 + AT_ONCE_MS);
   });
 });
 
@@ -144,7 +149,9 @@ describe('attemptTimeoutMs', () => {
     drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (firstSawAbort = true)), async () => 'second attempt');
     const started = performance.now();
     expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('second attempt');
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // The attempt timeout, then a backoff of at most 500 ms (the default base); a hung attempt left
+    // running would hold the call until its deadline, 5 s on.
+    expect(performance.now() - started).toBeLessThan(100 + 500 + AT_ONCE_MS);
     expect(firstSawAbort).toBe(true);
   });
 
@@ -235,7 +242,8 @@ describe('streams', () => {
     })().catch((e: unknown) => e);
     expect(seen).toEqual(['first']);
     expect(error).toMatchObject({ code: 'idle-timeout', retryable: true });
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // The stream never sends its second chunk: without the idle timeout, it would hang.
+    expect(performance.now() - started).toBeLessThan(100 + AT_ONCE_MS);
     expect(upstreamAborted).toBe(true);
   });
 

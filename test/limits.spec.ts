@@ -4,6 +4,7 @@ import { Module } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { ProviderError, ProvidersConfigError, ProvidersModule, ProvidersRegistry, type LLMCallOptions } from '@hush/providers';
 import { scriptedLLMProvider, scriptedLLMs } from './support/scripted-provider.js';
+import { AT_ONCE_MS } from './support/timing.js';
 
 const setup = scriptedLLMs();
 
@@ -35,16 +36,24 @@ describe('maxConcurrency and maxQueue', () => {
 
   it('refuses a call at once with a clear error when the queue is full', async () => {
     const { registry, drivers } = await setup({ chat: { maxConcurrency: 1, maxQueue: 1, maxRetries: 0 } });
-    drivers.get('chat')!.steps.push(after(200), after(200), after(200));
+    // The calls let in hold their slot until released: 5 s on at the latest, once the third call has
+    // been refused at once. A third call queued instead would wait those 5 s.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const releaseLater = setTimeout(release, 5_000);
+    const held = () => released.then(() => 'ok');
+    drivers.get('chat')!.steps.push(held, held, held);
     const first = registry.llm('chat').generate(user);
     const second = registry.llm('chat').generate(user);
     const started = performance.now();
     const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     expect(error).toMatchObject({ code: 'queue-full', retryable: true, instance: 'chat' });
     expect((error as Error).message).toBe(
       'llm "chat" (scripted): 1 calls are in flight (maxConcurrency) and 1 wait (maxQueue): this call is refused. Raise the limits, or send less at once.',
     );
+    clearTimeout(releaseLater);
+    release();
     await Promise.all([first, second]);
   });
 
@@ -81,12 +90,13 @@ describe('maxConcurrency and maxQueue', () => {
 
 describe('rpm', () => {
   it('refuses, without calling, when the minute’s budget cannot free up before the deadline', async () => {
-    const { registry, drivers } = await setup({ chat: { rpm: 2, timeoutMs: 300, maxRetries: 3 } });
+    // Refused at once, where waiting for the budget would last until the deadline, 3 s on.
+    const { registry, drivers } = await setup({ chat: { rpm: 2, timeoutMs: 3_000, maxRetries: 3 } });
     await registry.llm('chat').generate(user);
     await registry.llm('chat').generate(user);
     const started = performance.now();
     const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(150);
+    expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     expect(error).toMatchObject({ code: 'rate-limited', retryable: true });
     expect((error as Error).message).toMatch(/^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/);
     expect(drivers.get('chat')!.calls).toHaveLength(2);
@@ -176,7 +186,8 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 10));
     const started = performance.now();
     await app.close();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // The driver never answers: a close() that did not abort it at the end of the grace would hang.
+    expect(performance.now() - started).toBeLessThan(100 + AT_ONCE_MS);
     expect(await pending).toMatchObject({ code: 'closed', message: 'llm "chat" (scripted): aborted by shutdown after 100 ms of grace.' });
     expect(driverSawAbort).toBe(true);
   });
