@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, ProvidersConfigError, type ChatCompletionChunk, type Embedder, type LLM } from '@hush/providers';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { ProviderError, ProvidersConfigError, ProvidersModule, ProvidersRegistry, type ChatCompletionChunk, type Embedder, type LLM } from '@hush/providers';
 import { azureOpenAIEmbedder } from '../libs/providers/src/providers/azure-openai/azure-openai.embedder.js';
 import { azureOpenAILLM } from '../libs/providers/src/providers/azure-openai/azure-openai.llm.js';
 import { AZURE_SAFE, fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
@@ -83,7 +84,8 @@ describe('azure-openai llm', () => {
     expect(req.path).toBe(`/openai/deployments/gpt4o-prod/chat/completions?api-version=${VERSION}`);
     expect(req.headers['api-key']).toBe(API_KEY);
     expect(req.headers.authorization).toBeUndefined();
-    expect(req.headers['x-stainless-retry-count']).toBe('0');
+    // One attempt per call: the library retries, nothing under it does.
+    expect(chat.requests).toHaveLength(1);
     expect(req.body).toEqual({ model: 'gpt4o-prod', messages: user('hello there'), temperature: 0.1, max_tokens: 20, stream: false });
     expect(completion.choices[0]!.message.content).toBe('echo: hello there');
     expect(completion.usage).toMatchObject({ prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
@@ -270,5 +272,69 @@ describe('azure-openai embeddings', () => {
     emb.hangNext();
     await expectQuickAbort((signal) => docs.embed('x', { signal }));
     await emb.waitForClientAbort(undefined, 1000);
+  });
+});
+
+describe('azure-openai with a Microsoft Entra ID token provider', () => {
+  const TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOi.entra-token-SECRET-4711';
+  let entra: OpenAIFakeServer;
+  let module: TestingModule | undefined;
+
+  beforeAll(async () => {
+    entra = await OpenAIFakeServer.start({ apiKey: API_KEY, azure: { deployment: 'gpt4o-prod', apiVersion: VERSION, entraToken: TOKEN } });
+  });
+  afterAll(async () => {
+    await entra.close();
+  });
+  afterEach(async () => {
+    await module?.close();
+    module = undefined;
+  });
+
+  async function bootWith(entry: Record<string, unknown>, tokenProviders: Record<string, () => Promise<string> | string>) {
+    module = await Test.createTestingModule({
+      imports: [
+        ProvidersModule.forRoot({
+          configPath: [],
+          env: {},
+          tokenProviders,
+          config: { llm: { gpt: { type: 'azure-openai', endpoint: entra.endpoint, deployment: 'gpt4o-prod', maxRetries: 0, ...entry } } },
+        }),
+      ],
+    }).compile();
+    return module.get(ProvidersRegistry).llm('gpt');
+  }
+
+  it('sends Authorization: Bearer with a token asked for each request, and no api-key', async () => {
+    let asked = 0;
+    const llm = await bootWith({ tokenProvider: 'entra' }, { entra: async () => (asked++, TOKEN) });
+    await llm.generate(user('one'));
+    await collect(llm.stream(user('two')));
+    expect(asked).toBe(2);
+    for (const request of entra.requests) {
+      expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(request.headers['api-key']).toBeUndefined();
+    }
+  });
+
+  it('keeps the token out of errors, even when the upstream echoes it', async () => {
+    const llm = await bootWith({ tokenProvider: 'entra' }, { entra: () => TOKEN });
+    entra.failNext(403, { message: `token ${TOKEN} may not call this deployment` });
+    const error = await rejection(() => llm.generate(user('x')));
+    expect(error).toMatchObject({ status: 403 });
+    expect(error.message).toContain('token *** may not call this deployment');
+    expect(printable(error)).not.toContain(TOKEN);
+  });
+
+  it('refuses apiKey and tokenProvider together, and a tokenProvider the module was not given', async () => {
+    const both = await rejection(() => bootWith({ tokenProvider: 'entra', apiKey: API_KEY }, { entra: () => TOKEN }));
+    expect(both).toBeInstanceOf(ProvidersConfigError);
+    expect(both.message).toContain('inline config llm.gpt.tokenProvider: "tokenProvider" and apiKey exclude each other: keep one; got "entra".');
+    expectNoKey(printable(both), API_KEY);
+    const missing = await rejection(() => bootWith({ tokenProvider: 'entra' }, {}));
+    expect(missing).toBeInstanceOf(ProvidersConfigError);
+    expect(missing.message).toContain(
+      'llm.gpt: could not be created: tokenProvider "entra" is not among the module\'s token providers (none given). Pass it to ProvidersModule.forRoot({ tokenProviders: { entra: getBearerTokenProvider(credential, \'https://cognitiveservices.azure.com/.default\') } }).',
+    );
   });
 });

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_PROVIDERS, ProvidersModule, ProvidersRegistry } from '@hush/providers';
+import { acmeEmbedder } from './guide/acme.embedder.js';
 import { acmeReranker } from './guide/acme.reranker.js';
 
 /**
@@ -32,7 +33,8 @@ describe('the YAML examples of the README and docs', () => {
   it.each(blocks)('$name loads', async ({ yaml }) => {
     const config = parse(yaml) as object;
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ configPath: [], env, config, providers: [...validatingOnly, acmeReranker] })],
+      // The token provider the Entra ID example names.
+      imports: [ProvidersModule.forRoot({ configPath: [], env, config, providers: [...validatingOnly, acmeEmbedder, acmeReranker], tokenProviders: { entra: () => 'example-token' } })],
     }).compile();
     const registry = module.get(ProvidersRegistry);
     expect(registry.names('llm').length + registry.names('embedding').length + registry.names('reranker').length).toBeGreaterThan(0);

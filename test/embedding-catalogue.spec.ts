@@ -10,6 +10,7 @@ import {
   ProvidersModule,
   ProvidersRegistry,
   type AnyProviderDefinition,
+  type HttpTransport,
 } from '@hush/providers';
 import { secretFieldsOf } from '../libs/providers/src/core/config-fields.js';
 import { CohereEmbedderConfig, cohereEmbedder } from '../libs/providers/src/providers/cohere/cohere.embedder.js';
@@ -126,9 +127,9 @@ afterEach(async () => {
 });
 
 /** Boots the module with inline config, the way an app does, and returns the registry. */
-async function boot(embedding: Record<string, Record<string, unknown>>): Promise<ProvidersRegistry> {
+async function boot(embedding: Record<string, Record<string, unknown>>, transport?: HttpTransport): Promise<ProvidersRegistry> {
   const module = await Test.createTestingModule({
-    imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { embedding: embedding as never }, providers: CATALOGUE })],
+    imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { embedding: embedding as never }, providers: CATALOGUE, transport })],
   }).compile();
   modules.push(module);
   return module.get(ProvidersRegistry);
@@ -343,12 +344,16 @@ describe.each(CASES)('$service embedder', (c) => {
   });
 
   it('uses the documented default baseUrl when none is given', async () => {
+    // A transport that records where requests go and answers 503: nothing leaves the machine.
     const seen: string[] = [];
-    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
-      seen.push(String(input));
-      return new Response('{}', { status: 503, headers: { 'content-type': 'application/json' } });
-    });
-    const registry = await boot({ docs: { ...c.entry, maxRetries: 0 } });
+    const transport: HttpTransport = {
+      request: async (request) => {
+        seen.push(request.url);
+        return { status: 503, header: (name) => (name === 'content-type' ? 'application/json' : undefined), text: async () => '{}', events: async function* () {}, discard: () => undefined };
+      },
+      close: async () => undefined,
+    };
+    const registry = await boot({ docs: { ...c.entry, maxRetries: 0 } }, transport);
     await rejection(registry.embedder('docs').embed('x'));
     // c.path is the full path the service serves (a default baseUrl may hold its start, like Voyage's /v1).
     expect(seen).toEqual([`${new URL(c.defaultBaseUrl).origin}${c.path}`]);

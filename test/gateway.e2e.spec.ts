@@ -169,6 +169,19 @@ describe('POST /v1/embeddings', () => {
     expect(plain.body.data[0].embedding).toEqual(fakeEmbedding('abc', 8));
   });
 
+  it('passes base64 through as the upstream sent it, with no decode and re-encode', async () => {
+    // A float32 NaN with a payload (0x7fc00001): through a JS number and back it would come out 0x7fc00000.
+    const bytes = Buffer.alloc(8 * 4);
+    bytes.writeUInt32LE(0x7fc00001, 0);
+    for (let i = 1; i < 8; i++) bytes.writeFloatLE(i / 8, i * 4);
+    const raw = bytes.toString('base64');
+    gw.upstream.enqueue({ kind: 'mutate', json: (answer) => ({ ...answer, data: [{ object: 'embedding', index: 0, embedding: raw }] }) });
+    const res = await postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: ['abc'], encoding_format: 'base64' });
+    expect(res.status).toBe(200);
+    expect(gw.upstream.lastRequest!.body.encoding_format).toBe('base64');
+    expect(res.body.data[0].embedding).toBe(raw);
+  });
+
   it('passes dimensions on', async () => {
     const result = await openai.embeddings.create({ model: 'docs', input: 'short', dimensions: 4, encoding_format: 'float' });
     expect(result.data[0]!.embedding).toEqual(fakeEmbedding('short', 4));

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { secretFieldsOf } from '../libs/providers/src/core/config-fields.js';
 import { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from '../libs/providers/src/providers/openai/openai-compatible.embedder.js';
 import { OpenAIEmbedderConfig, openaiEmbedder } from '../libs/providers/src/providers/openai/openai.embedder.js';
-import type { EmbedderDriver } from '../libs/providers/src/core/embedder.js';
+import type { EmbedderBatchResult, EmbedderDriver } from '../libs/providers/src/core/embedder.js';
 import { ProviderError } from '../libs/providers/src/core/provider-error.js';
 import type { ChatCompletionChunk, LLMDriver } from '../libs/providers/src/core/llm.js';
 import { OpenAICompatibleLLMConfig, openaiCompatibleLLM } from '../libs/providers/src/providers/openai/openai-compatible.llm.js';
@@ -56,6 +56,8 @@ function expectNoKey(text: string, key = API_KEY): void {
 
 
 const signal = () => new AbortController().signal;
+/** A driver's vectors as number lists, whichever form it gave them in. */
+const rows = (result: EmbedderBatchResult) => (result.embeddings ?? []).map((v) => Array.from(v));
 const user = (content: string) => [{ role: 'user' as const, content }];
 
 let fake: OpenAIFakeServer;
@@ -136,8 +138,8 @@ describe('openai llm: generate', () => {
     expect(req.path).toBe('/v1/chat/completions');
     expect(req.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(req.body).toEqual({ model: 'gpt-4o-mini', messages, temperature: 0.2, max_tokens: 50, seed: 7, stream: false });
-    // One attempt per call: the library retries, not the SDK.
-    expect(req.headers['x-stainless-retry-count']).toBe('0');
+    // One attempt per call: the library retries, nothing under it does.
+    expect(fake.requests).toHaveLength(1);
 
     expect(completion.object).toBe('chat.completion');
     expect(completion.model).toBe('gpt-4o-mini');
@@ -487,7 +489,7 @@ describe('embeddings', () => {
     expect(req.path).toBe('/v1/embeddings');
     expect(req.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(req.body).toEqual({ model: 'text-embedding-3-small', input: texts, encoding_format: 'base64' });
-    expect(result.embeddings).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
+    expect(rows(result)).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
     expect(result.usage).toEqual({ promptTokens: 10, totalTokens: 10 });
   });
 
@@ -497,8 +499,8 @@ describe('embeddings', () => {
     expect(fake.lastRequest!.body.dimensions).toBe(5);
     // OpenAI has no input types: nothing about it goes on the wire.
     expect(Object.keys(fake.lastRequest!.body).sort()).toEqual(['dimensions', 'encoding_format', 'input', 'model']);
-    expect(result.embeddings).toEqual(texts.map((t) => fakeEmbedding(t, 5)));
-    expect(result.embeddings.every((v) => v.length === 5)).toBe(true);
+    expect(rows(result)).toEqual(texts.map((t) => fakeEmbedding(t, 5)));
+    expect(rows(result).every((v) => v.length === 5)).toBe(true);
   });
 
   it('puts vectors back in input order when the server sends them shuffled', async () => {
@@ -506,7 +508,7 @@ describe('embeddings', () => {
     fake.enqueue({ kind: 'mutate', json: (answer) => ({ ...answer, data: [...answer.data].reverse() }) });
     const result = await embedder.embedBatch(texts, { signal: signal() });
     expect(fake.lastRequest!.body.encoding_format).toBe('base64');
-    expect(result.embeddings).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
+    expect(rows(result)).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
   });
 
   it('reads float arrays from a server that ignores base64', async () => {
@@ -514,7 +516,7 @@ describe('embeddings', () => {
     fake.ignoreEncodingFormat = true;
     const result = await embedder.embedBatch(texts, { signal: signal() });
     expect(fake.lastRequest!.body.encoding_format).toBe('base64');
-    expect(result.embeddings).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
+    expect(rows(result)).toEqual(texts.map((t) => fakeEmbedding(t, 8)));
   });
 
   it('openai-compatible: encodingFormat float, limits from batchSize', async () => {
@@ -522,7 +524,7 @@ describe('embeddings', () => {
     expect(floats.maxBatchSize).toBe(100);
     const result = await floats.embedBatch(['x', 'y'], { signal: signal() });
     expect(fake.lastRequest!.body.encoding_format).toBe('float');
-    expect(result.embeddings).toEqual([fakeEmbedding('x', 8), fakeEmbedding('y', 8)]);
+    expect(rows(result)).toEqual([fakeEmbedding('x', 8), fakeEmbedding('y', 8)]);
 
     const big = await create<EmbedderDriver>(openaiCompatibleEmbedder, { model: 'e', baseUrl: fake.baseUrl, batchSize: 5000 }, 'local');
     expect(big.maxBatchSize).toBe(2048);
@@ -560,8 +562,8 @@ describe('embeddings', () => {
     expect(err).toMatchObject({ name: 'ProviderError', status: 400, retryable: false });
     expect(err.message).toContain('maximum is 2048');
     const ok = await embedder.embedBatch(Array.from({ length: 2048 }, (_, i) => `t${i}`), { signal: signal() });
-    expect(ok.embeddings).toHaveLength(2048);
-    expect(ok.embeddings[2047]).toEqual(fakeEmbedding('t2047', 8));
+    expect(rows(ok)).toHaveLength(2048);
+    expect(rows(ok)[2047]).toEqual(fakeEmbedding('t2047', 8));
   });
 
   it('errors name the embedding instance and keep the key out', async () => {

@@ -71,11 +71,14 @@ describe('attempt timeouts × streams × slots, over real HTTP', () => {
         expect((error as Error).message).toBe(`llm "chat" (openai-compatible): the attempt took longer than attemptTimeoutMs ${ATTEMPT_MS} ms.`);
       }
       // Each late request was ended by the client when its attempt gave up, before the answer came.
-      await server.waitFor((requests) => requests.length === CALLS * 2 && requests.every((r) => r.endedAt !== undefined), 3_000);
+      // (On a loaded machine an attempt may give up before its request even reached the server.)
+      await server.waitFor((requests) => requests.length >= CALLS && requests.every((r) => r.endedAt !== undefined), 3_000);
       for (const request of server.requests) {
         expect(request.aborted).toBe(true);
         expect(request.endedAt! - request.startedAt).toBeLessThan(LATE_MS - 300);
       }
+      // Faults left over by attempts that never reached the server do not carry into what follows.
+      server.reset();
       // The one slot is free: the next calls run at once, one after the other and side by side.
       const answers = await Promise.all([call(), call()]);
       expect(answers).toHaveLength(2);

@@ -25,6 +25,7 @@ export abstract class FakeHttpBase<R> {
   readonly requests: R[] = [];
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  #accepted = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiters = new Set<() => void>();
   #port = 0;
@@ -34,6 +35,7 @@ export abstract class FakeHttpBase<R> {
     this.#server = createServer((req, res) => void this.handle(req, res).catch((error: unknown) => this.handlerFailed(error, res)));
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
+      this.#accepted++;
       socket.on('close', () => this.#sockets.delete(socket));
     });
   }
@@ -55,6 +57,11 @@ export abstract class FakeHttpBase<R> {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** Connections accepted since the server started. */
+  get acceptedConnections(): number {
+    return this.#accepted;
   }
 
   /** Sockets open on the server side right now. */

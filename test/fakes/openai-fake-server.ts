@@ -43,7 +43,7 @@ export interface FakeServerOptions {
    * deployment: 404 DeploymentNotFound), the key in `api-key` (401 in Azure's words otherwise), and
    * `?api-version=<apiVersion>` required (404 Resource not found otherwise). Unset: OpenAI as before.
    */
-  azure?: { deployment: string; apiVersion: string };
+  azure?: { deployment: string; apiVersion: string; /** A Microsoft Entra ID token taken as `Authorization: Bearer` instead of the key. */ entraToken?: string };
 }
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -119,7 +119,8 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     const fail = (status: number, error: FakeErrorBody) => this.#sendError(res, request, status, error);
 
     const azure = this.#options.azure;
-    if (azure && this.#options.apiKey !== undefined && request.headers['api-key'] !== this.#options.apiKey) {
+    const entra = azure?.entraToken !== undefined && request.headers.authorization === `Bearer ${azure.entraToken}`;
+    if (azure && this.#options.apiKey !== undefined && request.headers['api-key'] !== this.#options.apiKey && !entra) {
       // Azure's words; it never echoes the key.
       return this.sendJson(res, request, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } });
     }

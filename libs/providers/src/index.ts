@@ -25,6 +25,8 @@ export type {
   EmbeddingInputType,
   EmbeddingResult,
   EmbeddingUsage,
+  VectorFormat,
+  VectorOf,
 } from './core/embedder.js';
 export { Reranker } from './core/reranker.js';
 export type { RerankOptions, RerankResult, RerankerCallOptions, RerankerDriver, RerankerScore } from './core/reranker.js';
@@ -80,6 +82,36 @@ export { LlamaCppLLMConfig, llamaCppLLM } from './providers/llama-cpp/llama-cpp.
 export { LlamaCppEmbedderConfig, llamaCppEmbedder } from './providers/llama-cpp/llama-cpp.embedder.js';
 export { LlamaCppRerankerConfig, llamaCppReranker } from './providers/llama-cpp/llama-cpp.reranker.js';
 
-// Building blocks for provider types written outside the library
+// Toolkit for provider types: what the built-in HTTP types are made of, for types written outside the library
 export { HttpClient } from './http/http-client.js';
 export type { HttpClientOptions, SseEvent } from './http/http-client.js';
+export type { CallSite, HttpCallSite } from './core/call-site.js';
+export { HttpEmbedderDriver } from './toolkit/http-embedder.js';
+export type { HttpAnswerContext, HttpEmbedderInit, HttpEmbedRequest } from './toolkit/http-embedder.js';
+export { HttpRerankerDriver, readRerankScores } from './toolkit/http-reranker.js';
+export type { HttpRerankerInit, RerankAnswerShape } from './toolkit/http-reranker.js';
+export {
+  bearerClientOptions,
+  IsHeaderMap,
+  mergeHeaders,
+  SERVICE_URL_OPTIONS,
+  serviceClientOptions,
+  withOptionalApiKey,
+  withRequiredApiKey,
+  withRequiredModel,
+  withServiceConnection,
+} from './toolkit/service-fields.js';
+export type { ServiceAccess, ServiceConnectionConfig } from './toolkit/service-fields.js';
+export {
+  readBase64OrListVector,
+  readIndexedVectors,
+  readVector,
+  readVectorList,
+  readVectorListAt,
+  usageOfTokens,
+  valueAt,
+} from './toolkit/vector-readers.js';
+export { UndiciTransport, type UndiciTransportOptions } from './http/undici-transport.js';
+export type { HttpTransport, TransportRequest, TransportResponse } from './core/transport.js';
+export type { TokenProvider } from './core/provider-definition.js';
+export { convertVectors, decodeBase64Rows, encodeBase64, vectorLength } from './core/vectors.js';

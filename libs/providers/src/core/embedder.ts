@@ -9,6 +9,22 @@ export interface EmbedOptions {
   signal?: AbortSignal;
   /** Deadline of this logical call in ms; overrides the instance's `timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * How the vectors come back: `number` arrays (the default), `float32` rows (`Float32Array`, half
+   * the memory, for callers who store vectors), or `base64` strings of little-endian float32 (as
+   * OpenAI's API sends them: passed through untouched where the service sent them so).
+   */
+  vectors?: VectorFormat;
+}
+
+/** The forms a vector can take in an embedding result. */
+export type VectorFormat = 'number' | 'float32' | 'base64';
+
+/** A vector in each form. */
+export interface VectorOf {
+  number: number[];
+  float32: Float32Array;
+  base64: string;
 }
 
 export interface EmbeddingUsage {
@@ -16,9 +32,9 @@ export interface EmbeddingUsage {
   totalTokens: number;
 }
 
-export interface EmbeddingResult {
+export interface EmbeddingResult<V = number[]> {
   /** One vector per input, in input order. */
-  embeddings: number[][];
+  embeddings: V[];
   model: string;
   dimensions: number;
   usage?: EmbeddingUsage;
@@ -28,7 +44,8 @@ export interface EmbeddingResult {
 export interface Embedder extends ProviderInstance {
   readonly kind: 'embedding';
   readonly dimensions?: number;
-  embed(input: string | string[], options?: EmbedOptions): Promise<EmbeddingResult>;
+  embed(input: string | string[], options?: EmbedOptions & { vectors?: 'number' }): Promise<EmbeddingResult>;
+  embed<F extends VectorFormat>(input: string | string[], options: EmbedOptions & { vectors: F }): Promise<EmbeddingResult<VectorOf[F]>>;
 }
 export abstract class Embedder {}
 
@@ -36,14 +53,19 @@ export interface EmbedderCallOptions {
   inputType?: EmbeddingInputType;
   /** The dimensions in force for this call, when any were asked for. */
   dimensions?: number;
+  /** The form the caller wants: a driver whose service answers base64 may hand it over as it came. */
+  vectors?: VectorFormat;
   signal: AbortSignal;
 }
 
-export interface EmbedderBatchResult {
-  /** One vector per text, in the order of `texts`. */
-  embeddings: number[][];
+/**
+ * One vector per text, in the order of `texts`: as lists of numbers or `Float32Array`s
+ * (`embeddings`), or, where the service sent base64 of little-endian float32 and the call asked for
+ * base64, those strings as they came (`base64`). The library converts to what the caller asked for.
+ */
+export type EmbedderBatchResult = ({ embeddings: Array<number[] | Float32Array>; base64?: undefined } | { base64: string[]; embeddings?: undefined }) & {
   usage?: EmbeddingUsage;
-}
+};
 
 /**
  * What a provider type implements for the `embedding` kind: one request for at most

@@ -9,6 +9,7 @@ import type {
   RerankerInstanceConfig,
 } from './instance-config.js';
 import type { ProviderKind } from './provider-kind.js';
+import type { HttpTransport } from './transport.js';
 
 export interface DriverOfKind {
   llm: LLMDriver;
@@ -32,7 +33,21 @@ export interface DriverContext {
   readonly logger: LoggerService;
   /** The largest answer (a JSON body, one event of a stream) to read: the instance's `maxResponseBytes`. */
   readonly maxResponseBytes?: number;
+  /**
+   * The registry's HTTP transport (a keep-alive pool per origin, closed with the registry). Absent
+   * for a driver made outside a registry: `HttpClient` then makes one of its own.
+   */
+  readonly transport?: HttpTransport;
+  /** The token providers given to the module (`forRoot({ tokenProviders })`), by name. */
+  readonly tokenProviders?: Readonly<Record<string, TokenProvider>>;
 }
+
+/**
+ * Gives a bearer token for a service that takes one instead of a key (Azure's Entra ID): called
+ * before each request, so it should cache its token until shortly before it expires, as
+ * `@azure/identity`'s `getBearerTokenProvider` does.
+ */
+export type TokenProvider = () => Promise<string> | string;
 
 export interface ProviderDocs {
   /** The `baseUrl` used when the YAML gives none (absent where `baseUrl` is required). */

@@ -18,13 +18,17 @@ export function badResponse(site: HttpCallSite, what: string): ProviderError {
  * An HTTP error status as a ProviderError: the status, its retryability, Retry-After, the upstream's
  * words (from `body`, the answer's text) and its own code, param and type where the body has them.
  */
-export function httpStatusError(site: HttpCallSite, status: number, headers: Headers | undefined, body: string, cause?: Error): ProviderError {
+export function httpStatusError(site: HttpCallSite, status: number, headers: HeaderSource | undefined, body: string, cause?: Error): ProviderError {
   const text = upstreamMessage(body);
+  const requestId = headerOf(headers, 'x-request-id');
+  const answered = `upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : '');
   return new ProviderError(
-    redactSecrets(`${describeSite(site)}: upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : ''), site.secrets),
+    redactSecrets(`${describeSite(site)}: ${answered}${requestId ? ` (request id ${requestId})` : ''}`, site.secrets),
     {
       ...siteOf(site),
-      status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http', cause,
+      status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http',
+      // The upstream's own answer, as the cause: redacted, with no headers or body kept.
+      cause: cause ?? Object.assign(new Error(redactSecrets(answered, site.secrets)), { name: 'UpstreamHttpError' }),
       upstream: upstreamDetail(body, site.secrets),
     },
   );
@@ -77,22 +81,30 @@ export function describeValue(value: unknown): string {
   return Array.isArray(value) ? `an array of ${value.length}` : typeof value;
 }
 
+/** Response headers: fetch's `Headers`, or a transport response. */
+export type HeaderSource = { get(name: string): string | null } | { header(name: string): string | undefined };
+
+function headerOf(headers: HeaderSource | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  return 'header' in headers ? headers.header(name) : (headers.get(name) ?? undefined);
+}
+
 /** The openai SDK's rule, used for every service: `x-should-retry` wins, else 408, 409, 429 and 5xx. */
-export function isRetryableStatus(status: number, headers: Headers | undefined): boolean {
-  const hint = headers?.get('x-should-retry');
+export function isRetryableStatus(status: number, headers: HeaderSource | undefined): boolean {
+  const hint = headerOf(headers, 'x-should-retry');
   if (hint === 'true') return true;
   if (hint === 'false') return false;
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
 /** `retry-after-ms` (OpenAI's, milliseconds) first, then `retry-after` (seconds or an HTTP date). */
-export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
-  const ms = headers?.get('retry-after-ms');
+export function retryAfterMs(headers: HeaderSource | undefined, now = Date.now()): number | undefined {
+  const ms = headerOf(headers, 'retry-after-ms');
   if (ms != null && ms.trim() !== '') {
     const n = Number(ms);
     if (Number.isFinite(n) && n >= 0) return n;
   }
-  const value = headers?.get('retry-after')?.trim();
+  const value = headerOf(headers, 'retry-after')?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   const date = Date.parse(value);
@@ -100,16 +112,16 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
 }
 
 /**
- * The first system error code along the cause chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...),
- * else the innermost cause's message (undici's "bad port", ...).
+ * The first system error code along the error and its cause chain (ECONNREFUSED, ENOTFOUND,
+ * UND_ERR_SOCKET, ...), else the innermost cause's message (undici's "bad port", ...).
  */
 export function networkReason(err: unknown): string | undefined {
-  let current: unknown = (err as { cause?: unknown } | undefined)?.cause;
+  let current: unknown = err;
   let innermost: string | undefined;
   for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
     const { code, message } = current as { code?: unknown; message?: unknown };
     if (typeof code === 'string' && code) return typeof message === 'string' && message ? `${code}: ${message}` : code;
-    if (typeof message === 'string' && message) innermost = message;
+    if (typeof message === 'string' && message && current !== err) innermost = message;
     current = (current as { cause?: unknown }).cause;
   }
   return innermost;
@@ -118,7 +130,9 @@ export function networkReason(err: unknown): string | undefined {
 /** The text of an upstream error body: its message where the JSON has one, else the text, clipped. */
 export function upstreamMessage(body: string): string {
   try {
-    const json: unknown = JSON.parse(body);
+    let json: unknown = JSON.parse(body);
+    // Google answers a list around the error.
+    if (Array.isArray(json) && json.length > 0) json = json[0];
     const message = findMessage(json);
     if (message) return clip(message);
   } catch {

@@ -3,7 +3,10 @@ import { describeSite } from '../core/call-site.js';
 import { ProviderError } from '../core/provider-error.js';
 import type { CallScope } from '../resilience/call-policy.js';
 import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
-import type { EmbedOptions, Embedder, EmbedderDriver, EmbeddingResult, EmbeddingUsage } from '../core/embedder.js';
+import type { EmbedOptions, Embedder, EmbedderBatchResult, EmbedderDriver, EmbeddingResult, EmbeddingUsage, VectorFormat, VectorOf } from '../core/embedder.js';
+import { convertVectors, vectorLength } from '../core/vectors.js';
+
+const VECTOR_FORMATS: readonly VectorFormat[] = ['number', 'float32', 'base64'];
 
 /** The Embedder users inject: batching, ordering and the dimensions check around a driver. */
 export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbedder> implements Embedder {
@@ -24,7 +27,9 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
     return this.configuredDimensions ?? this.observedDimensions;
   }
 
-  async embed(input: string | string[], options: EmbedOptions = {}): Promise<EmbeddingResult> {
+  embed(input: string | string[], options?: EmbedOptions & { vectors?: 'number' }): Promise<EmbeddingResult>;
+  embed<F extends VectorFormat>(input: string | string[], options: EmbedOptions & { vectors: F }): Promise<EmbeddingResult<VectorOf[F]>>;
+  async embed(input: string | string[], options: EmbedOptions = {}): Promise<EmbeddingResult<VectorOf[VectorFormat]>> {
     const texts = typeof input === 'string' ? [input] : input;
     this.checkInput(texts, options);
     const dimensions = options.dimensions ?? this.configuredDimensions;
@@ -46,10 +51,14 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
     if (options.dimensions !== undefined && !(Number.isInteger(options.dimensions) && options.dimensions > 0)) {
       throw bad(`the dimensions option must be a whole number above 0; got ${options.dimensions}.`);
     }
+    if (options.vectors !== undefined && !VECTOR_FORMATS.includes(options.vectors)) {
+      throw bad(`the vectors option must be one of ${VECTOR_FORMATS.join(', ')}; got ${String(options.vectors)}.`);
+    }
   }
 
   /** Splits into the driver's batches, runs them concurrently, and reassembles them in input order. */
-  private async embedAll(texts: string[], options: EmbedOptions, dimensions: number | undefined, scope: CallScope): Promise<EmbeddingResult> {
+  private async embedAll(texts: string[], options: EmbedOptions, dimensions: number | undefined, scope: CallScope): Promise<EmbeddingResult<VectorOf[VectorFormat]>> {
+    const format = options.vectors ?? 'number';
     const results = await this.inBatches(texts, (d) => d.maxBatchSize, (batch) =>
       this.attempt(
         scope,
@@ -57,35 +66,42 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
           const result = await d.embedBatch(batch, {
             inputType: options.inputType,
             dimensions: d.supportsDimensions ? dimensions : undefined,
+            vectors: format,
             signal,
           });
-          this.checkVectors(batch.length, result.embeddings, dimensions);
-          return result;
+          const vectors = this.checkVectors(batch.length, result, dimensions);
+          // Converted here, batch by batch, so a large call never holds two forms of every vector.
+          const converted = convertVectors(vectors, format);
+          if (!converted) throw this.badResponse('vectors of different lengths in one answer.');
+          return { vectors: converted, usage: result.usage };
         },
         { estimate: Math.ceil(batch.reduce((sum, t) => sum + t.length, 0) / 4), actual: (r) => r.usage?.totalTokens },
       ),
     );
-    const embeddings = results.flatMap((r) => r.embeddings);
-    const length = embeddings[0]!.length;
-    const mixed = embeddings.findIndex((v) => v.length !== length);
-    if (mixed >= 0) throw this.badResponse(`vectors of different lengths in one answer (${length} and ${embeddings[mixed]!.length}).`);
+    const embeddings = results.length === 1 ? results[0]!.vectors : results.flatMap((r) => r.vectors);
+    const length = vectorLength(embeddings[0]!);
+    const mixed = embeddings.findIndex((v) => vectorLength(v) !== length);
+    if (mixed >= 0) throw this.badResponse(`vectors of different lengths in one answer (${length} and ${vectorLength(embeddings[mixed]!)}).`);
     this.observedDimensions = length;
     return { embeddings, model: this.model, dimensions: length, usage: sumUsage(results.map((r) => r.usage)) };
   }
 
-  private checkVectors(expected: number, vectors: number[][], dimensions: number | undefined): void {
+  /** The batch's vectors, in whichever form the driver gave them, once their count and lengths are right. */
+  private checkVectors(expected: number, result: EmbedderBatchResult, dimensions: number | undefined): Array<number[] | Float32Array> | string[] {
+    const vectors = result.base64 ?? result.embeddings;
     if (!Array.isArray(vectors) || vectors.length !== expected) {
       throw this.badResponse(`asked for ${expected} vectors, got ${Array.isArray(vectors) ? vectors.length : 'none'}.`);
     }
     if (dimensions !== undefined) {
-      const wrong = vectors.find((v) => v.length !== dimensions);
-      if (wrong) {
+      const wrong = (vectors as Array<number[] | Float32Array | string>).find((v) => vectorLength(v) !== dimensions);
+      if (wrong !== undefined) {
         throw this.badResponse(
-          `returned vectors of ${wrong.length} dimensions where ${dimensions} are configured. Fix "dimensions" (or the model), or the vectors will not match your index.`,
+          `returned vectors of ${vectorLength(wrong)} dimensions where ${dimensions} are configured. Fix "dimensions" (or the model), or the vectors will not match your index.`,
           'dimensions',
         );
       }
     }
+    return vectors;
   }
 
   private badResponse(message: string, code = 'bad-response'): ProviderError {

@@ -8,6 +8,9 @@ import { ManagedReranker } from '../managed/managed-reranker.js';
 import type { ManagedInstance, ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { redactSecrets } from '../core/redact.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../http/response-limits.js';
+import { UndiciTransport } from '../http/undici-transport.js';
+import type { TokenProvider } from '../core/provider-definition.js';
+import type { HttpTransport } from '../core/transport.js';
 import { secretValuesOf } from '../core/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
@@ -30,12 +33,24 @@ const MANAGED: Record<ProviderKind, new (init: ManagedInstanceInit<any>) => AnyM
  * wrapped in the kind's managed class, with fallbacks wired. A driver that cannot be created is a
  * bootstrap error; whatever was already created is closed again.
  */
-export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<ProvidersRegistry> {
+export interface RegistryOptions {
+  /** On shutdown, how long calls in flight may finish before they are aborted, ms. */
+  shutdownGraceMs?: number;
+  /** Token providers by name, for types that take a bearer token instead of a key (Azure's Entra ID). */
+  tokenProviders?: Readonly<Record<string, TokenProvider>>;
+  /** A transport of the caller's in place of the library's (its owner closes it). */
+  transport?: HttpTransport;
+}
+
+export async function createRegistry(resolved: ResolvedConfig, options: RegistryOptions = {}): Promise<ProvidersRegistry> {
   const created: Record<ProviderKind, Map<string, AnyManaged>> = { llm: new Map(), embedding: new Map(), reranker: new Map() };
   const issues: ConfigIssue[] = [];
+  // One keep-alive pool per origin for every instance, closed after them (unless it is the caller's).
+  const transport = options.transport ?? new UndiciTransport();
   // Every instance stops taking calls at once, then they drain side by side within one grace period.
   const closeAll = async (graceMs = 0) => {
     await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close(graceMs))));
+    if (!options.transport) await transport.close();
   };
 
   for (const kind of PROVIDER_KINDS) {
@@ -50,6 +65,8 @@ export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs =
               type: d.definition.type,
               logger,
               maxResponseBytes: d.config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+              transport,
+              tokenProviders: options.tokenProviders,
             }),
             weight: d.weight,
           })),
@@ -73,7 +90,7 @@ export async function createRegistry(resolved: ResolvedConfig, shutdownGraceMs =
   return new ProvidersRegistry({
     instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
     defaults: resolved.defaults,
-    close: () => closeAll(shutdownGraceMs),
+    close: () => closeAll(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS),
     secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
   });
 }

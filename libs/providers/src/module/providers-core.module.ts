@@ -1,7 +1,7 @@
 import { Module, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
 import type { ProvidersConfigError } from '../core/config-error.js';
 import type { ResolvedConfig } from '../config/validate-config.js';
-import { createRegistry } from './create-registry.js';
+import { createRegistry, type RegistryOptions } from './create-registry.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry } from '../registry/providers-registry.js';
 import { defaultInstanceProvider } from './default-instance.provider.js';
@@ -26,14 +26,14 @@ export function instanceProvider(kind: ProviderKind, name?: string): FactoryProv
  */
 @Module({})
 export class ProvidersCoreModule {
-  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean, shutdownGraceMs?: number): DynamicModule {
+  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean, registryOptions: RegistryOptions = {}): DynamicModule {
     const { resolved, error } = prepared;
     const registry: Provider = {
       provide: ProvidersRegistry,
       // A config error surfaces here, during bootstrap, with every problem in it.
       useFactory: async () => {
         if (error) throw error;
-        return createRegistry(resolved, shutdownGraceMs);
+        return createRegistry(resolved, registryOptions);
       },
     };
     const names: DeclaredNames = Object.fromEntries(PROVIDER_KINDS.map((kind) => [kind, [...resolved.instances[kind].keys()]]));
@@ -46,7 +46,7 @@ export class ProvidersCoreModule {
       useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) =>
         createRegistry(
           loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }),
-          factoryOptions?.shutdownGraceMs,
+          { shutdownGraceMs: factoryOptions?.shutdownGraceMs, tokenProviders: factoryOptions?.tokenProviders, transport: factoryOptions?.transport },
         ),
       inject: [ASYNC_OPTIONS],
     };

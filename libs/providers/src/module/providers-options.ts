@@ -1,6 +1,7 @@
 import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import type { ConfigSourceOptions } from '../config/load-config.js';
-import type { AnyProviderDefinition } from '../core/provider-definition.js';
+import type { AnyProviderDefinition, TokenProvider } from '../core/provider-definition.js';
+import type { HttpTransport } from '../core/transport.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 
 /** The shape of the YAML, for inline `config`. */
@@ -20,6 +21,18 @@ export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'confi
   isGlobal?: boolean;
   /** On `app.close()`, how long calls in flight may finish before they are aborted, ms; default 10000. */
   shutdownGraceMs?: number;
+  /**
+   * Functions that give bearer tokens, by name, for instances that take a token instead of a key: an
+   * `azure-openai` entry with `tokenProvider: <name>` (Microsoft Entra ID), e.g.
+   * `{ entra: getBearerTokenProvider(new DefaultAzureCredential(), 'https://cognitiveservices.azure.com/.default') }`.
+   */
+  tokenProviders?: Record<string, TokenProvider>;
+  /**
+   * How HTTP provider types reach their services; default: the library's undici transport (a
+   * keep-alive pool per origin). Pass your own to go through a proxy, or to record requests in tests;
+   * you close it.
+   */
+  transport?: HttpTransport;
 }
 
 /** Names to bind to tokens when they are only known inside an async factory. */

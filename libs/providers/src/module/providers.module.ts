@@ -19,7 +19,11 @@ export class ProvidersModule {
    * as one ProvidersConfigError when the application bootstraps.
    */
   static forRoot(options: ProvidersModuleOptions = {}): DynamicModule {
-    const core = ProvidersCoreModule.forRoot(prepareConfig(options), options.isGlobal ?? true, options.shutdownGraceMs);
+    const core = ProvidersCoreModule.forRoot(prepareConfig(options), options.isGlobal ?? true, {
+      shutdownGraceMs: options.shutdownGraceMs,
+      tokenProviders: options.tokenProviders,
+      transport: options.transport,
+    });
     return { module: ProvidersModule, imports: [core], exports: [core] };
   }
 

@@ -1,16 +1,17 @@
 import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl } from 'class-validator';
+import type { HttpCallSite } from '../core/call-site.js';
 import { Secret } from '../core/config-fields.js';
-import { HttpClient } from '../http/http-client.js';
-import { badResponse, describeValue, isObject } from '../http/http-errors.js';
-import { IsHeaderMap, mergeHeaders, SERVICE_URL_OPTIONS, urlSecrets } from './service-fields.js';
-import type { DriverContext } from '../core/provider-definition.js';
 import type { RerankerCallOptions, RerankerDriver, RerankerScore } from '../core/reranker.js';
+import type { HttpClient } from '../http/http-client.js';
+import { badResponse, describeValue, isObject } from '../http/http-errors.js';
+import type { HttpAnswerContext } from './http-embedder.js';
+import { IsHeaderMap, SERVICE_URL_OPTIONS } from './service-fields.js';
 
 /**
- * What the rerank types that speak plain HTTP share (cohere, jina, voyage, vllm, tei, pinecone): their
- * common config fields, one driver that posts a JSON body and reads `{index, score}` pairs back, and the
- * checks on those pairs. What differs per service (path, auth header, body fields, answer shape) stays
- * in each type's own file.
+ * What the rerank types that speak plain HTTP share (cohere, jina, voyage, vllm, tei, pinecone, and
+ * types written outside the library): their common config fields, one driver that posts a JSON body
+ * and reads the scores back, and the checks on those scores. What differs per service (path, auth
+ * header, body fields, answer shape) stays in each type's own file.
  */
 
 /** `baseUrl` validation, the same as every HTTP type's. */
@@ -58,26 +59,15 @@ export function withSelfHostedRerankerFields<TBase extends ConfigClass>(Base: TB
 /** What the model is reported as when a self-hosted server is left to use the one it serves. */
 export const SERVED_MODEL = 'default';
 
-/**
- * The HTTP client of one instance: the user's `headers`, then the type's auth headers over them (the
- * library's one rule, see mergeHeaders). Header names are lower-cased so one given twice in two spellings is sent once.
- * The API key is a secret in its own right: it is kept out of messages even where a service echoes it
- * without its `Bearer ` prefix.
- */
-export function createRerankHttpClient(
-  init: { baseUrl: string; apiKey?: string; authHeaders?: Record<string, string>; headers?: Record<string, string> },
-  context: Pick<DriverContext, 'kind' | 'name' | 'type'>,
-): HttpClient {
-  const headers = mergeHeaders(init.headers, { ...init.authHeaders });
-  return new HttpClient({ baseUrl: init.baseUrl, headers, secrets: [...(init.apiKey ? [init.apiKey] : []), ...urlSecrets(init.baseUrl)] }, context);
-}
-
 /** Where a service puts its scores in the answer. */
 export interface RerankAnswerShape {
   /** The key of the list in the answer object (`results`, `data`); absent when the answer is the bare list (TEI). */
   listKey?: string;
-  /** The score's key in each item (`relevance_score`, `score`); the index is always `index`. */
-  scoreKey: string;
+  /**
+   * The score's key in each item (`relevance_score`, `score`), whose index is `index`. Absent when the
+   * list holds bare scores in the order of the documents.
+   */
+  scoreKey?: string;
 }
 
 /**
@@ -85,48 +75,61 @@ export interface RerankAnswerShape {
  * an index out of range or repeated, a score that is not a finite number, a document left unscored) is a
  * non-retryable `bad-response` error naming what was wrong, never the documents' text.
  */
-export function parseRerankScores(answer: unknown, count: number, shape: RerankAnswerShape, client: HttpClient): RerankerScore[] {
+export function readRerankScores(site: HttpCallSite, answer: unknown, count: number, shape: RerankAnswerShape): RerankerScore[] {
   const list = shape.listKey === undefined ? answer : isObject(answer) ? answer[shape.listKey] : undefined;
   if (!Array.isArray(list)) {
     const expected = shape.listKey === undefined ? 'a JSON array of results' : `an object with "${shape.listKey}": [...]`;
     const got = shape.listKey !== undefined && isObject(answer) ? `"${shape.listKey}" is ${describeValue(list)}` : describeValue(answer);
-    throw badResponse(client.site, `expected ${expected}; ${got}`);
+    throw badResponse(site, `expected ${expected}; ${got}`);
   }
+  const { scoreKey } = shape;
   const seen = new Set<number>();
   const scores = list.map((item, position): RerankerScore => {
-    if (!isObject(item)) throw badResponse(client.site, `result ${position} is ${describeValue(item)}, not an object`);
-    const { index } = item;
-    const score = item[shape.scoreKey];
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) {
-      throw badResponse(client.site, `result ${position} has index ${typeof index === 'number' ? index : describeValue(index)}, expected one of 0..${count - 1}`);
+    let index: unknown = position;
+    let score: unknown = item;
+    if (scoreKey !== undefined) {
+      if (!isObject(item)) throw badResponse(site, `result ${position} is ${describeValue(item)}, not an object`);
+      index = item.index;
+      score = item[scoreKey];
     }
-    if (seen.has(index)) throw badResponse(client.site, `index ${index} is scored twice`);
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) {
+      throw badResponse(site, `result ${position} has index ${typeof index === 'number' ? index : describeValue(index)}, expected one of 0..${count - 1}`);
+    }
+    if (seen.has(index)) throw badResponse(site, `index ${index} is scored twice`);
     seen.add(index);
     if (typeof score !== 'number' || !Number.isFinite(score)) {
-      throw badResponse(client.site, `result ${position} (index ${index}) has ${shape.scoreKey} ${typeof score === 'number' ? score : describeValue(score)}, not a finite number`);
+      const what = scoreKey === undefined ? 'a score' : scoreKey;
+      throw badResponse(site, `result ${position} (index ${index}) has ${what} ${typeof score === 'number' ? score : describeValue(score)}, not a finite number`);
     }
     return { index, score };
   });
-  if (scores.length !== count) throw badResponse(client.site, `asked for the scores of ${count} documents, got ${scores.length}`);
+  if (scores.length !== count) throw badResponse(site, `asked for the scores of ${count} documents, got ${scores.length}`);
   return scores;
 }
 
-export interface HttpRerankerInit {
+interface HttpRerankerCommon {
+  /** The instance's client: root, auth headers, secrets (see serviceClientOptions). */
+  client: HttpClient;
   /** The model as reported by `Reranker.model`. */
   model: string;
   /** Documents per request: the service's limit, or the configured one. */
   maxDocuments: number;
-  client: HttpClient;
-  /** The path under `baseUrl` (`/v2/rerank`). */
+  /** The path under the client's root (`/v2/rerank`). */
   path: string;
-  /** The request body for one batch; it must ask for every document's score and no document text. */
+  /** The JSON body for one batch; it must ask for every document's score and no document text. Undefined values are left out. */
   body(query: string, documents: string[]): unknown;
-  shape: RerankAnswerShape;
   /** Headers that are not secret (an API version), sent with every request. */
   extraHeaders?: Record<string, string>;
-  /** A free route that answers when the service is up and takes the key (a path under the root, or a URL on its server). */
+  /** A free route (never a billed one) that answers when the service is up and takes the key: a path under the root, or a URL on its server. */
   pingPath?: string;
 }
+
+/** The driver's options: where the scores are in an answer (`shape`), or a reader of its own (`read`). */
+export type HttpRerankerInit = HttpRerankerCommon &
+  (
+    | { shape: RerankAnswerShape; read?: never }
+    | { read(answer: unknown, context: HttpAnswerContext): RerankerScore[]; shape?: never }
+  );
 
 /** One rerank request per batch against an HTTP service; splitting, merging, retries are the library's. */
 export class HttpRerankerDriver implements RerankerDriver {
@@ -147,8 +150,9 @@ export class HttpRerankerDriver implements RerankerDriver {
   }
 
   async rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]> {
-    const { client, path, body, shape, extraHeaders } = this.#init;
-    const answer = await client.postJson(path, body(query, documents), options.signal, extraHeaders);
-    return parseRerankScores(answer, documents.length, shape, client);
+    const init = this.#init;
+    const answer = await init.client.postJson(init.path, init.body(query, documents), options.signal, init.extraHeaders);
+    const context = { count: documents.length, site: init.client.site };
+    return init.read ? init.read(answer, context) : readRerankScores(context.site, answer, context.count, init.shape);
   }
 }

@@ -1,5 +1,6 @@
 import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from 'class-validator';
 import { Secret } from '../core/config-fields.js';
+import type { HttpClientOptions } from '../http/http-client.js';
 
 /**
  * Config fields shared by the provider types that speak a service's own HTTP API through
@@ -67,22 +68,38 @@ export function withRequiredModel<TBase extends ConfigClass>(Base: TBase) {
   return RequiredModel;
 }
 
-/** What `createServiceClientOptions` needs from a config. */
+/** What `serviceClientOptions` needs from a config: the fields of the mixins above. */
 export interface ServiceConnectionConfig {
   baseUrl?: string;
   apiKey?: string;
   headers?: Record<string, string>;
 }
 
+/** How a service is reached when the config leaves it open: its root, and where its key goes. */
+export interface ServiceAccess {
+  /** The API root used when the config has no `baseUrl` (absent where `baseUrl` is required). */
+  defaultBaseUrl?: string;
+  /** The header that carries the key as it is (`x-goog-api-key`, `api-key`); default `Authorization: Bearer <apiKey>`. */
+  keyHeader?: string;
+}
+
 /**
- * The `HttpClient` options of a service that takes `Authorization: Bearer <apiKey>`: the configured
- * headers, the key (when there is one), and every value to keep out of messages.
+ * The `HttpClient` options of one instance of an HTTP service type: the root, the user's `headers`
+ * with the key over them (see mergeHeaders; no auth header without a key), and every value to keep
+ * out of messages (the key, and credentials or a token in the URL).
  */
-export function bearerClientOptions(config: ServiceConnectionConfig, defaultBaseUrl: string) {
-  const baseUrl = config.baseUrl ?? defaultBaseUrl;
-  const headers = mergeHeaders(config.headers, config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
+export function serviceClientOptions(config: ServiceConnectionConfig, service: ServiceAccess = {}): HttpClientOptions {
+  const baseUrl = config.baseUrl ?? service.defaultBaseUrl;
+  // Validation requires baseUrl wherever a type has no default: reaching this is a type's own mistake.
+  if (baseUrl === undefined) throw new Error('no baseUrl is configured and the type declares no default');
+  const auth: Record<string, string> = !config.apiKey ? {} : service.keyHeader ? { [service.keyHeader]: config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
   const secrets = [config.apiKey, ...urlSecrets(baseUrl)].filter((s): s is string => !!s);
-  return { baseUrl, headers, secrets };
+  return { baseUrl, headers: mergeHeaders(config.headers, auth), secrets };
+}
+
+/** `serviceClientOptions` of a service that takes `Authorization: Bearer <apiKey>` (the key, when there is one). */
+export function bearerClientOptions(config: ServiceConnectionConfig, defaultBaseUrl: string): HttpClientOptions {
+  return serviceClientOptions(config, { defaultBaseUrl });
 }
 
 /**

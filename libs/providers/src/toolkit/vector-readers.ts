@@ -15,11 +15,41 @@ export function readVector(site: HttpCallSite, value: unknown, index: number): n
   throw badResponse(site, `vector ${index} is not a list of numbers (got ${describeValue(value)})`);
 }
 
-/** A bare list of `count` vectors, in input order (TEI's answer, Ollama's `embeddings`, Cohere's `embeddings.float`). */
-export function readVectorList(site: HttpCallSite, value: unknown, count: number, where: string): number[][] {
+/**
+ * A bare list of `count` vectors, in input order (TEI's answer, Ollama's `embeddings`, Cohere's
+ * `embeddings.float`). With `itemKey`, each item is an object holding its vector under that key
+ * (Gemini's `embeddings: [{values}]`).
+ */
+export function readVectorList(site: HttpCallSite, value: unknown, count: number, where: string, options: { itemKey?: string } = {}): number[][] {
   if (!Array.isArray(value)) throw badResponse(site, `expected ${where} to be a list of vectors, got ${describeValue(value)}`);
   if (value.length !== count) throw badResponse(site, `asked for ${count} vectors, got ${value.length}`);
-  return value.map((vector, index) => readVector(site, vector, index));
+  const { itemKey } = options;
+  return value.map((item, index) => readVector(site, itemKey === undefined ? item : isObject(item) ? item[itemKey] : undefined, index));
+}
+
+/**
+ * The value at a dotted path of a JSON answer (`usage.total_tokens`); undefined where a step is
+ * missing. For optional parts of an answer (usage); required ones go through a reader that says what was wrong.
+ */
+export function valueAt(answer: unknown, path: string): unknown {
+  let value = answer;
+  for (const key of path ? path.split('.') : []) value = isObject(value) ? value[key] : undefined;
+  return value;
+}
+
+/**
+ * The list of `count` vectors at a dotted path of the answer (`embeddings`, `embeddings.float`; ''
+ * for an answer that is the list itself), in input order. An answer of another shape is a bad
+ * response naming the shape expected (`{embeddings: {float: [...]}}`).
+ */
+export function readVectorListAt(site: HttpCallSite, answer: unknown, path: string, count: number, options: { itemKey?: string } = {}): number[][] {
+  const keys = path ? path.split('.') : [];
+  let value = answer;
+  for (const key of keys) {
+    if (!isObject(value)) throw badResponse(site, `expected ${keys.reduceRight((inner, k) => `{${k}: ${inner}}`, '[...]')}, got ${describeValue(value)}`);
+    value = value[key];
+  }
+  return readVectorList(site, value, count, path || 'the answer', options);
 }
 
 /**

@@ -1,22 +1,20 @@
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy } from 'class-validator';
-import { AzureOpenAI } from 'openai';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy, ValidateIf } from 'class-validator';
 import { Secret } from '../../core/config-fields.js';
 import type { DriverContext } from '../../core/provider-definition.js';
-import { limitedFetch, redactingLogger } from '../openai/openai-client.js';
-import type { OpenAICallSite } from '../openai/openai-errors.js';
-import { IsHeaderMap, SERVICE_URL_OPTIONS } from '../../toolkit/service-fields.js';
+import { HttpClient } from '../../http/http-client.js';
+import { IsHeaderMap, mergeHeaders, SERVICE_URL_OPTIONS } from '../../toolkit/service-fields.js';
+import type { OpenAIRoutes } from '../openai/openai.llm.js';
 
 /**
- * The `azure-openai` type's connection (llm and embedding): the resource endpoint, a deployment,
- * an API version and the resource key, through the openai package's `AzureOpenAI` client, which
- * builds `{endpoint}/openai/deployments/{deployment}/...?api-version=...` and sends the key as `api-key`.
+ * The `azure-openai` type's connection (llm and embedding): the resource endpoint, a deployment and
+ * an API version, requests to `{endpoint}/openai/deployments/{deployment}/...?api-version=...`, with
+ * either the resource key (`api-key`) or a Microsoft Entra ID token (`Authorization: Bearer`) from a
+ * token provider given to the module.
  */
 
 /** The `api-version` used when the YAML gives none: the latest GA of the deployments-based inference API. */
 export const AZURE_OPENAI_DEFAULT_API_VERSION = '2024-10-21';
 
-// Retries and deadlines are the library's (through the signal); the SDK's own timeout is only a backstop.
-const SDK_TIMEOUT_MS = 10 * 60_000;
 
 /** The resource endpoint alone: `https://<resource>.openai.azure.com` (a gateway's path prefix is fine). */
 function IsAzureEndpoint(): PropertyDecorator {
@@ -54,8 +52,18 @@ export function withAzureOpenAIFields<TBase extends ConfigClass>(Base: TBase) {
     @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: '$property must look like 2024-10-21 or 2025-04-01-preview' })
     apiVersion?: string;
 
-    /** The resource's API key, sent as the `api-key` header. */
-    @IsString() @IsNotEmpty() @Secret() apiKey!: string;
+    /** The resource's API key, sent as the `api-key` header. Required unless `tokenProvider` is set. */
+    @ValidateIf((config: { tokenProvider?: unknown }) => config.tokenProvider === undefined)
+    @IsString()
+    @IsNotEmpty()
+    @Secret()
+    apiKey?: string;
+
+    /**
+     * The name of a token provider given to the module (`forRoot({ tokenProviders: { <name>: fn } })`):
+     * each request then carries `Authorization: Bearer <token>` (Microsoft Entra ID) instead of `api-key`.
+     */
+    @IsOptional() @IsString() @IsNotEmpty() @NotBoth('apiKey') tokenProvider?: string;
 
     /** The model name reported by the instance (and sent in the body); default: the deployment name. */
     @IsOptional() @IsString() @IsNotEmpty() model?: string;
@@ -71,35 +79,49 @@ export interface AzureOpenAIConnectionConfig {
   endpoint: string;
   deployment: string;
   apiVersion?: string;
-  apiKey: string;
+  apiKey?: string;
+  tokenProvider?: string;
   model?: string;
   headers?: Record<string, string>;
 }
 
 /**
- * Builds the `AzureOpenAI` client of one instance, and the call site its errors name. Everything comes
- * from the config: the SDK's environment fallbacks (AZURE_OPENAI_*, OPENAI_API_VERSION, OPENAI_BASE_URL,
- * OPENAI_ORG_ID, ...) are overridden, and the SDK makes one attempt.
+ * The HTTP client of one deployment, and its routes (each with the `api-version`). Everything comes
+ * from the config: no AZURE_OPENAI_* or OPENAI_* variable of the environment is read.
  */
-export function createAzureOpenAIClient(config: AzureOpenAIConnectionConfig, context: DriverContext): { client: AzureOpenAI; site: OpenAICallSite } {
-  // baseURL rather than endpoint: the SDK would otherwise refuse to start when OPENAI_BASE_URL is set.
-  const baseUrl = `${config.endpoint.replace(/\/+$/, '')}/openai`;
-  const secrets = [config.apiKey, ...Object.values(config.headers ?? {})].filter((s) => s.length > 0);
-  const options: ConstructorParameters<typeof AzureOpenAI>[0] = {
-    apiKey: config.apiKey,
-    apiVersion: config.apiVersion ?? AZURE_OPENAI_DEFAULT_API_VERSION,
-    deployment: config.deployment,
-    baseURL: baseUrl,
-    adminAPIKey: null,
-    organization: null,
-    project: null,
-    webhookSecret: null,
-    maxRetries: 0,
-    timeout: SDK_TIMEOUT_MS,
-    defaultHeaders: config.headers,
-    logger: redactingLogger(context.logger, secrets),
+export function createAzureHttpClient(config: AzureOpenAIConnectionConfig, context: DriverContext): { client: HttpClient; routes: OpenAIRoutes } {
+  const endpoint = config.endpoint.replace(/\/+$/, '');
+  const query = `?api-version=${encodeURIComponent(config.apiVersion ?? AZURE_OPENAI_DEFAULT_API_VERSION)}`;
+  const provider = config.tokenProvider === undefined ? undefined : context.tokenProviders?.[config.tokenProvider];
+  if (config.tokenProvider !== undefined && !provider) {
+    const known = Object.keys(context.tokenProviders ?? {});
+    throw new Error(
+      `tokenProvider "${config.tokenProvider}" is not among the module's token providers (${known.length ? known.join(', ') : 'none given'}). ` +
+        `Pass it to ProvidersModule.forRoot({ tokenProviders: { ${config.tokenProvider}: getBearerTokenProvider(credential, 'https://cognitiveservices.azure.com/.default') } }).`,
+    );
+  }
+  const own: Record<string, string> = config.apiKey ? { 'api-key': config.apiKey } : {};
+  const client = new HttpClient(
+    {
+      baseUrl: `${endpoint}/openai/deployments/${encodeURIComponent(config.deployment)}`,
+      headers: mergeHeaders(config.headers, own),
+      authorize: provider ? async () => ({ authorization: `Bearer ${await provider()}` }) : undefined,
+    },
+    context,
+  );
+  return {
+    client,
+    routes: { chat: `/chat/completions${query}`, embeddings: `/embeddings${query}`, models: `/models${query}` },
   };
-  const site: OpenAICallSite = { kind: context.kind, name: context.name, type: context.type, baseUrl: config.endpoint, secrets };
-  options.fetch = limitedFetch(fetch, site, context.maxResponseBytes);
-  return { client: new AzureOpenAI(options), site };
+}
+
+/** Exactly one of two keys: `key` may not be set beside this one. */
+function NotBoth(key: string): PropertyDecorator {
+  return ValidateBy({
+    name: 'notBoth',
+    validator: {
+      validate: (_value: unknown, args) => (args?.object as Record<string, unknown>)[key] === undefined,
+      defaultMessage: () => `$property and ${key} exclude each other: keep one`,
+    },
+  });
 }

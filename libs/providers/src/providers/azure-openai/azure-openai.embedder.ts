@@ -1,5 +1,5 @@
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
-import { AZURE_OPENAI_DEFAULT_API_VERSION, createAzureOpenAIClient, withAzureOpenAIFields } from './azure-openai-client.js';
+import { AZURE_OPENAI_DEFAULT_API_VERSION, createAzureHttpClient, withAzureOpenAIFields } from './azure-openai-client.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';
 import { OPENAI_MAX_EMBEDDING_INPUTS, OpenAIEmbeddingDriver } from '../openai/openai.embedder.js';
 
@@ -22,5 +22,5 @@ export const azureOpenAIEmbedder = defineEmbeddingProvider({
       'model defaults to the deployment name; dimensions is sent (text-embedding-3-*).',
   },
   create: (config, context) =>
-    new OpenAIEmbeddingDriver({ model: config.model ?? config.deployment }, context, { connection: createAzureOpenAIClient(config, context) }),
+    new OpenAIEmbeddingDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
 });

@@ -1,5 +1,5 @@
 import { LLMInstanceConfig } from '../../core/instance-config.js';
-import { AZURE_OPENAI_DEFAULT_API_VERSION, createAzureOpenAIClient, withAzureOpenAIFields } from './azure-openai-client.js';
+import { AZURE_OPENAI_DEFAULT_API_VERSION, createAzureHttpClient, withAzureOpenAIFields } from './azure-openai-client.js';
 import { isObject } from '../../http/http-errors.js';
 import { defineLLMProvider } from '../../core/provider-definition.js';
 import type { ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions } from '../../core/llm.js';
@@ -57,5 +57,5 @@ export const azureOpenAILLM = defineLLMProvider({
       "model defaults to the deployment name; streams always ask for usage; the content filter's own stream chunks (prompt_filter_results, annotations) are dropped, so every chunk is a chat.completion.chunk.",
   },
   create: (config, context) =>
-    new AzureOpenAIChatDriver({ model: config.model ?? config.deployment }, context, { connection: createAzureOpenAIClient(config, context) }),
+    new AzureOpenAIChatDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
 });

@@ -1,6 +1,7 @@
 import { IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy } from 'class-validator';
 import { Secret } from '../../core/config-fields.js';
 import { IsHeaderMap, SERVICE_URL_OPTIONS } from '../../toolkit/service-fields.js';
+import { GEMINI_DEFAULT_API_VERSION, GEMINI_DEFAULT_BASE_URL } from './gemini-api.js';
 
 /**
  * The connection fields of both `gemini` types (llm and embedding), so one `baseUrl` reaches both.
@@ -8,11 +9,8 @@ import { IsHeaderMap, SERVICE_URL_OPTIONS } from '../../toolkit/service-fields.j
  * `apiVersion` its `apiVersion`; each type appends `/{apiVersion}` and its own route.
  */
 
-/** The API root of both `gemini` types when `baseUrl` is not given. */
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
-
-/** The API version path both `gemini` types use when `apiVersion` is not given (`@google/genai`'s default too). */
-export const GEMINI_DEFAULT_API_VERSION = 'v1beta';
+// Declared in gemini-api.ts with the rest of the service's facts; both gemini types import them from here too.
+export { GEMINI_DEFAULT_API_VERSION, GEMINI_DEFAULT_BASE_URL };
 
 // One path segment only: the version is put between the root and the route.
 const API_VERSION = /^[A-Za-z0-9]+$/;

@@ -1,15 +1,13 @@
 import { IsIn, IsOptional } from 'class-validator';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
+import { defineEmbeddingProvider } from '../../core/provider-definition.js';
+import type { EmbeddingInputType } from '../../core/embedder.js';
 import { HttpClient } from '../../http/http-client.js';
-import { badResponse, describeValue, isObject } from '../../http/http-errors.js';
-import { GEMINI_DEFAULT_BASE_URL, geminiVersionedRoot, withGeminiConnection } from './gemini-connection.js';
-import { urlSecrets, withRequiredApiKey, withRequiredModel } from '../../toolkit/service-fields.js';
-import { defineEmbeddingProvider, type DriverContext } from '../../core/provider-definition.js';
-import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType } from '../../core/embedder.js';
-import { readVector } from '../../toolkit/vector-readers.js';
-
-/** Gemini's limit of requests in one `batchEmbedContents` call ("at most 100 requests can be in one batch"). */
-export const GEMINI_MAX_EMBEDDING_INPUTS = 100;
+import { HttpEmbedderDriver } from '../../toolkit/http-embedder.js';
+import { serviceClientOptions, withRequiredApiKey, withRequiredModel } from '../../toolkit/service-fields.js';
+import { readVectorListAt } from '../../toolkit/vector-readers.js';
+import { GEMINI_DEFAULT_BASE_URL, GEMINI_MAX_EMBEDDING_INPUTS, GEMINI_MODELS_PATH } from './gemini-api.js';
+import { geminiVersionedRoot, withGeminiConnection } from './gemini-connection.js';
 
 /** The task types of Gemini's embedding API (`taskType`). */
 export const GEMINI_TASK_TYPES = [
@@ -32,54 +30,6 @@ export class GeminiEmbedderConfig extends withRequiredModel(withRequiredApiKey(w
   @IsOptional() @IsIn([...GEMINI_TASK_TYPES]) taskType?: GeminiTaskType;
 }
 
-export class GeminiEmbeddingDriver implements EmbedderDriver {
-  readonly model: string;
-  readonly maxBatchSize = GEMINI_MAX_EMBEDDING_INPUTS;
-  /** `outputDimensionality` (gemini-embedding-001 and later; the old embedding-001 refuses it). */
-  readonly supportsDimensions = true;
-  readonly #client: HttpClient;
-  readonly #taskType?: GeminiTaskType;
-  readonly #path: string;
-  readonly #resource: string;
-
-  constructor(config: GeminiEmbedderConfig, context: DriverContext) {
-    // `gemini-embedding-001` and `models/gemini-embedding-001` name the same model.
-    this.model = config.model.replace(/^models\//, '');
-    this.#resource = `models/${this.model}`;
-    this.#path = `/${this.#resource.split('/').map(encodeURIComponent).join('/')}:batchEmbedContents`;
-    this.#taskType = config.taskType;
-    // The version path is part of the client's root, so every route (and the ping) sits under it.
-    const baseUrl = geminiVersionedRoot(config);
-    this.#client = new HttpClient(
-      { baseUrl, headers: { ...config.headers, 'x-goog-api-key': config.apiKey }, secrets: urlSecrets(baseUrl) },
-      context,
-    );
-  }
-
-  /** Free: `GET /models` answers when the service is up and takes the key. */
-  async ping(signal: AbortSignal): Promise<void> {
-    await this.#client.get('/models', signal);
-  }
-
-  async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
-    const taskType = this.#taskType ?? (options.inputType ? TASK_OF_INPUT[options.inputType] : undefined);
-    const body = {
-      requests: texts.map((text) => ({
-        model: this.#resource,
-        content: { parts: [{ text }] },
-        ...(taskType ? { taskType } : {}),
-        ...(options.dimensions !== undefined ? { outputDimensionality: options.dimensions } : {}),
-      })),
-    };
-    const answer = await this.#client.postJson(this.#path, body, options.signal);
-    const embeddings = isObject(answer) ? answer.embeddings : undefined;
-    if (!Array.isArray(embeddings)) throw badResponse(this.#client.site, `expected {embeddings: [...]}, got ${describeValue(answer)}`);
-    if (embeddings.length !== texts.length) throw badResponse(this.#client.site, `asked for ${texts.length} vectors, got ${embeddings.length}`);
-    // The answer keeps the order of the requests; it reports no token usage.
-    return { embeddings: embeddings.map((item, index) => readVector(this.#client.site, isObject(item) ? item.values : undefined, index)) };
-  }
-}
-
 export const geminiEmbedder = defineEmbeddingProvider({
   type: 'gemini',
   config: GeminiEmbedderConfig,
@@ -90,5 +40,25 @@ export const geminiEmbedder = defineEmbeddingProvider({
     notes:
       'baseUrl is the API root as @google/genai takes it, the same for the gemini LLM; apiVersion (default v1beta) is the version path after it, and a baseUrl ending in one (/v1beta) is refused. inputType query/document sends taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (taskType in YAML forces one); dimensions goes out as outputDimensionality, and vectors shortened that way are not re-normalized.',
   },
-  create: (config, context) => new GeminiEmbeddingDriver(config, context),
+  create: (config, context) => {
+    // `gemini-embedding-001` and `models/gemini-embedding-001` name the same model.
+    const model = config.model.replace(/^models\//, '');
+    const resource = `models/${model}`;
+    return new HttpEmbedderDriver({
+      // The version path is part of the client's root, so every route (and the ping) sits under it.
+      client: new HttpClient(serviceClientOptions({ ...config, baseUrl: geminiVersionedRoot(config) }, { keyHeader: 'x-goog-api-key' }), context),
+      model,
+      maxBatchSize: GEMINI_MAX_EMBEDDING_INPUTS,
+      // `outputDimensionality` (gemini-embedding-001 and later; the old embedding-001 refuses it).
+      supportsDimensions: true,
+      path: `/${resource.split('/').map(encodeURIComponent).join('/')}:batchEmbedContents`,
+      pingPath: GEMINI_MODELS_PATH,
+      body: ({ texts, inputType, dimensions }) => {
+        const taskType = config.taskType ?? (inputType ? TASK_OF_INPUT[inputType] : undefined);
+        return { requests: texts.map((text) => ({ model: resource, content: { parts: [{ text }] }, taskType, outputDimensionality: dimensions })) };
+      },
+      // The answer keeps the order of the requests; it reports no token usage.
+      read: (answer, { count, site }) => ({ embeddings: readVectorListAt(site, answer, 'embeddings', count, { itemKey: 'values' }) }),
+    });
+  },
 });

@@ -1,15 +1,9 @@
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { createRerankHttpClient, HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
-
-/** The API root of the `jina` type when `baseUrl` is not given. */
-export const JINA_DEFAULT_BASE_URL = 'https://api.jina.ai';
-
-/**
- * Documents per `/v1/rerank` request when `batchSize` is not given. Jina documents no per-request
- * document limit (only token limits), so this is our cautious default, and `batchSize` replaces it.
- */
-export const JINA_DEFAULT_RERANK_DOCUMENTS = 1000;
+import { HttpClient } from '../../http/http-client.js';
+import { HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
+import { bearerClientOptions } from '../../toolkit/service-fields.js';
+import { JINA_DEFAULT_BASE_URL, JINA_DEFAULT_RERANK_DOCUMENTS } from './jina-api.js';
 
 /** `type: jina` under `reranker:`: Jina AI's Reranker API (`POST {baseUrl}/v1/rerank`, Bearer key). */
 export class JinaRerankerConfig extends withHostedRerankerFields(RerankerInstanceConfig) {}
@@ -25,12 +19,9 @@ export const jinaReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      client: new HttpClient(bearerClientOptions(config, JINA_DEFAULT_BASE_URL), context),
       model: config.model,
       maxDocuments: config.batchSize ?? JINA_DEFAULT_RERANK_DOCUMENTS,
-      client: createRerankHttpClient(
-        { baseUrl: config.baseUrl ?? JINA_DEFAULT_BASE_URL, apiKey: config.apiKey, authHeaders: { authorization: `Bearer ${config.apiKey}` }, headers: config.headers },
-        context,
-      ),
       path: '/v1/rerank',
       body: (query, documents) => ({
         model: config.model,

@@ -1,12 +1,12 @@
-import type OpenAI from 'openai';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider, type DriverContext } from '../../core/provider-definition.js';
-import { createOpenAIClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from './openai-client.js';
-import { isObject } from '../../http/http-errors.js';
-import { toProviderError, type OpenAICallSite } from './openai-errors.js';
-import type { OpenAIConnection } from './openai.llm.js';
-import { readBase64OrListVector, readIndexedVectors } from '../../toolkit/vector-readers.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingUsage } from '../../core/embedder.js';
+import { decodeBase64Rows } from '../../core/vectors.js';
+import type { HttpClient } from '../../http/http-client.js';
+import { badResponse, describeValue, isObject } from '../../http/http-errors.js';
+import { readIndexedVectors, readVector } from '../../toolkit/vector-readers.js';
+import { createOpenAIHttpClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from './openai-client.js';
+import { OPENAI_ROUTES, type OpenAIRoutes } from './openai.llm.js';
 
 /** `type: openai` under `embedding:`: OpenAI's embeddings API. */
 export class OpenAIEmbedderConfig extends withOpenAIFields(EmbeddingInstanceConfig) {}
@@ -21,62 +21,64 @@ export interface OpenAIEmbeddingDriverOptions {
   maxBatchSize?: number;
   /** What `encoding_format` to ask for; default base64 (a quarter of the bytes of JSON floats). */
   encodingFormat?: EmbeddingEncoding;
-  /** A client built elsewhere (Azure's), with the site its errors name. */
-  connection?: OpenAIConnection;
+  /** A client built elsewhere (Azure's), and its routes. */
+  client?: HttpClient;
+  routes?: OpenAIRoutes;
 }
 
 /**
- * One embeddings request against an OpenAI-speaking server (`openai`, `openai-compatible`).
- * The API key lives only inside the SDK client, in a private field: nothing printable reaches it.
+ * One embeddings request against an OpenAI-speaking server (`openai`, `openai-compatible`, Azure's).
+ * Base64 answers are decoded straight into `Float32Array`s (or handed over as they came, when the
+ * caller wants base64); a server that ignores base64 and sends numbers is read as numbers.
  */
 export class OpenAIEmbeddingDriver implements EmbedderDriver {
   readonly model: string;
   readonly maxBatchSize: number;
   readonly supportsDimensions = true;
-  readonly #client: OpenAI;
-  readonly #site: OpenAICallSite;
+  readonly #http: HttpClient;
+  readonly #routes: OpenAIRoutes;
   readonly #encodingFormat: EmbeddingEncoding;
 
   constructor(config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>, context: DriverContext, options: OpenAIEmbeddingDriverOptions = {}) {
     this.model = config.model;
     this.maxBatchSize = options.maxBatchSize ?? OPENAI_MAX_EMBEDDING_INPUTS;
     this.#encodingFormat = options.encodingFormat ?? 'base64';
-    const { client, site } = options.connection ?? createOpenAIClient(config, context);
-    this.#client = client;
-    this.#site = site;
+    this.#http = options.client ?? createOpenAIHttpClient(config, context);
+    this.#routes = options.routes ?? OPENAI_ROUTES;
   }
 
   /** Free: listing the models answers when the server is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
-    try {
-      await this.#client.models.list({ signal });
-    } catch (err) {
-      throw toProviderError(err, this.#site, signal);
-    }
+    await this.#http.get(this.#routes.models, signal);
   }
 
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const { signal, dimensions } = options;
-    try {
-      // encoding_format is always set, so the SDK hands the body back untouched and the decoding is
-      // ours: its own would turn a server's float arrays (one that ignores base64) into garbage.
-      const response: unknown = await this.#client.embeddings.create(
-        {
-          model: this.model,
-          input: texts,
-          encoding_format: this.#encodingFormat,
-          ...(dimensions !== undefined ? { dimensions } : {}),
-        },
-        { signal },
-      );
-      return {
-        embeddings: readIndexedVectors(this.#site, response, texts.length, { positional: true, read: readBase64OrListVector }),
-        usage: usageOf(response),
-      };
-    } catch (err) {
-      throw toProviderError(err, this.#site, signal);
-    }
+    const response = await this.#http.postJson(
+      this.#routes.embeddings,
+      { model: this.model, input: texts, encoding_format: this.#encodingFormat, ...(dimensions !== undefined ? { dimensions } : {}) },
+      signal,
+    );
+    const usage = usageOf(response);
+    const site = this.#http.site;
+    const raw = readIndexedVectors(site, response, texts.length, { positional: true, read: readRawVector });
+    if (typeof raw[0] !== 'string') return { embeddings: raw.map((v, i) => readVector(site, v, i)), usage };
+    const strings = raw.map((v, i) => {
+      if (typeof v !== 'string') throw badResponse(site, `vector ${i} is not base64 float32 (got ${describeValue(v)})`);
+      return v;
+    });
+    const bytes = Buffer.byteLength(strings[0]!, 'base64');
+    if (bytes === 0 || bytes % 4 !== 0) throw badResponse(site, `vector 0 is not base64 float32 (${bytes} bytes)`);
+    if (options.vectors === 'base64') return { base64: strings, usage };
+    const rows = decodeBase64Rows(strings, bytes / 4);
+    if (!rows) throw badResponse(site, 'the vectors are not all of one length');
+    return { embeddings: rows, usage };
   }
+}
+
+/** A vector as it came: a base64 string, or whatever else (checked as a list of numbers later). */
+function readRawVector(_site: unknown, value: unknown): number[] {
+  return value as number[];
 }
 
 function usageOf(response: unknown): EmbeddingUsage | undefined {

@@ -1,23 +1,10 @@
 import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { createRerankHttpClient, HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
-
-/** The API root of the `pinecone` type when `baseUrl` is not given. */
-export const PINECONE_DEFAULT_BASE_URL = 'https://api.pinecone.io';
-
-/** The `X-Pinecone-Api-Version` sent when `apiVersion` is not given: a stable version with `/rerank` in its current shape. */
-export const PINECONE_DEFAULT_API_VERSION = '2026-04';
-
-/** Documents per request of Pinecone's hosted rerank models, as Pinecone documents them. */
-export const PINECONE_RERANK_MODEL_LIMITS: Readonly<Record<string, number>> = {
-  'bge-reranker-v2-m3': 100,
-  'pinecone-rerank-v0': 100,
-  'cohere-rerank-3.5': 200,
-};
-
-/** Documents per request for a model not in the table above, unless `batchSize` says otherwise. */
-export const PINECONE_DEFAULT_RERANK_DOCUMENTS = 100;
+import { HttpClient } from '../../http/http-client.js';
+import { HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
+import { serviceClientOptions } from '../../toolkit/service-fields.js';
+import { PINECONE_DEFAULT_API_VERSION, PINECONE_DEFAULT_BASE_URL, PINECONE_DEFAULT_RERANK_DOCUMENTS, PINECONE_RERANK_MODEL_LIMITS } from './pinecone-api.js';
 
 /** `type: pinecone` under `reranker:`: Pinecone Inference rerank (`POST {baseUrl}/rerank`, `Api-Key` header). */
 export class PineconeRerankerConfig extends withHostedRerankerFields(RerankerInstanceConfig) {
@@ -44,12 +31,9 @@ export const pineconeReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      client: new HttpClient(serviceClientOptions(config, { defaultBaseUrl: PINECONE_DEFAULT_BASE_URL, keyHeader: 'api-key' }), context),
       model: config.model,
       maxDocuments: pineconeMaxDocuments(config),
-      client: createRerankHttpClient(
-        { baseUrl: config.baseUrl ?? PINECONE_DEFAULT_BASE_URL, apiKey: config.apiKey, authHeaders: { 'api-key': config.apiKey }, headers: config.headers },
-        context,
-      ),
       path: '/rerank',
       extraHeaders: { 'x-pinecone-api-version': config.apiVersion ?? PINECONE_DEFAULT_API_VERSION },
       body: (query, documents) => ({
@@ -58,7 +42,7 @@ export const pineconeReranker = defineRerankerProvider({
         documents: documents.map((text) => ({ text })),
         top_n: documents.length,
         return_documents: false,
-        ...(config.truncate !== undefined ? { parameters: { truncate: config.truncate } } : {}),
+        parameters: config.truncate !== undefined ? { truncate: config.truncate } : undefined,
       }),
       shape: { listKey: 'data', scoreKey: 'score' },
     }),

@@ -2,16 +2,10 @@ import { IsBoolean, IsOptional, IsUrl } from 'class-validator';
 import { ToBoolean } from '../../core/config-fields.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { createRerankHttpClient, HttpRerankerDriver, RERANK_URL_OPTIONS, SERVED_MODEL, withSelfHostedRerankerFields } from '../../toolkit/http-reranker.js';
-
-/** The API root of the `tei` type when `baseUrl` is not given: TEI's own default port on this host. */
-export const TEI_DEFAULT_BASE_URL = 'http://127.0.0.1:8080';
-
-/**
- * Documents per `/rerank` request when `batchSize` is not given: TEI's default `--max-client-batch-size`
- * (32). A server started with a larger one takes a larger `batchSize`.
- */
-export const TEI_DEFAULT_RERANK_DOCUMENTS = 32;
+import { HttpClient } from '../../http/http-client.js';
+import { HttpRerankerDriver, RERANK_URL_OPTIONS, SERVED_MODEL, withSelfHostedRerankerFields } from '../../toolkit/http-reranker.js';
+import { bearerClientOptions } from '../../toolkit/service-fields.js';
+import { TEI_DEFAULT_BASE_URL, TEI_DEFAULT_BATCH_SIZE, TEI_HEALTH_PATH } from './tei-api.js';
 
 /**
  * `type: tei` under `reranker:`: Hugging Face Text Embeddings Inference serving a reranker
@@ -34,31 +28,23 @@ export const teiReranker = defineRerankerProvider({
   description: 'Hugging Face Text Embeddings Inference rerank (POST {baseUrl}/rerank)',
   docs: {
     defaultBaseUrl: TEI_DEFAULT_BASE_URL,
-    batchLimit: TEI_DEFAULT_RERANK_DOCUMENTS,
+    batchLimit: TEI_DEFAULT_BATCH_SIZE,
     notes: 'model is an optional label (TEI serves one model and the request names none); apiKey optional (Bearer, TEI\'s --api-key); 32 documents per request, TEI\'s default --max-client-batch-size, unless batchSize says otherwise (set it to the server\'s value); rawScores and truncate are sent as raw_scores and truncate.',
   },
   create: (config, context) =>
     new HttpRerankerDriver({
-      pingPath: '/health',
+      client: new HttpClient(bearerClientOptions(config, TEI_DEFAULT_BASE_URL), context),
       model: config.model ?? SERVED_MODEL,
-      maxDocuments: config.batchSize ?? TEI_DEFAULT_RERANK_DOCUMENTS,
-      client: createRerankHttpClient(
-        {
-          baseUrl: config.baseUrl ?? TEI_DEFAULT_BASE_URL,
-          apiKey: config.apiKey,
-          authHeaders: config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {},
-          headers: config.headers,
-        },
-        context,
-      ),
+      maxDocuments: config.batchSize ?? TEI_DEFAULT_BATCH_SIZE,
       path: '/rerank',
+      pingPath: TEI_HEALTH_PATH,
       // TEI scores every text it is given; there is no top_n.
       body: (query, documents) => ({
         query,
         texts: documents,
         return_text: false,
-        ...(config.rawScores !== undefined ? { raw_scores: config.rawScores } : {}),
-        ...(config.truncate !== undefined ? { truncate: config.truncate } : {}),
+        raw_scores: config.rawScores,
+        truncate: config.truncate,
       }),
       shape: { scoreKey: 'score' },
     }),

@@ -1,13 +1,10 @@
 import { IsUrl } from 'class-validator';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { createRerankHttpClient, HttpRerankerDriver, RERANK_URL_OPTIONS, SERVED_MODEL, withSelfHostedRerankerFields } from '../../toolkit/http-reranker.js';
-
-/**
- * Documents per request when `batchSize` is not given. Neither vLLM nor llama.cpp's server has a
- * per-request document limit of its own; `batchSize` replaces this one (higher or lower).
- */
-export const VLLM_DEFAULT_RERANK_DOCUMENTS = 1000;
+import { HttpClient } from '../../http/http-client.js';
+import { HttpRerankerDriver, RERANK_URL_OPTIONS, SERVED_MODEL, withSelfHostedRerankerFields } from '../../toolkit/http-reranker.js';
+import { serviceClientOptions } from '../../toolkit/service-fields.js';
+import { VLLM_DEFAULT_RERANK_DOCUMENTS, VLLM_HEALTH_PATH } from './vllm-api.js';
 
 /**
  * `type: vllm` under `reranker:`: the Jina/Cohere-shaped `POST {baseUrl}/rerank` that vLLM and
@@ -29,17 +26,15 @@ export const vllmReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      // No default root: baseUrl is required.
+      client: new HttpClient(serviceClientOptions(config), context),
       model: config.model ?? SERVED_MODEL,
       maxDocuments: config.batchSize ?? VLLM_DEFAULT_RERANK_DOCUMENTS,
-      client: createRerankHttpClient(
-        { baseUrl: config.baseUrl, apiKey: config.apiKey, authHeaders: config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}, headers: config.headers },
-        context,
-      ),
       path: '/rerank',
-      // /health lives at the server's root, whether baseUrl names it or its /v1.
-      pingPath: `${new URL(config.baseUrl).origin}/health`,
+      pingPath: `${new URL(config.baseUrl).origin}${VLLM_HEALTH_PATH}`,
       body: (query, documents) => ({
-        ...(config.model !== undefined ? { model: config.model } : {}),
+        // Sent only when configured: the server uses the model it serves.
+        model: config.model,
         query,
         documents,
         top_n: documents.length,

@@ -1,15 +1,11 @@
 import { IsBoolean, IsOptional } from 'class-validator';
 import { ToBoolean } from '../../core/config-fields.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
-import { VOYAGE_DEFAULT_BASE_URL } from './voyage.embedder.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { createRerankHttpClient, HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
-
-// One default and one meaning for both voyage kinds: the API root with its /v1, as Voyage's SDKs take it.
-export { VOYAGE_DEFAULT_BASE_URL };
-
-/** Voyage's limit of documents per `/v1/rerank` request. */
-export const VOYAGE_MAX_RERANK_DOCUMENTS = 1000;
+import { HttpClient } from '../../http/http-client.js';
+import { HttpRerankerDriver, withHostedRerankerFields } from '../../toolkit/http-reranker.js';
+import { bearerClientOptions } from '../../toolkit/service-fields.js';
+import { VOYAGE_DEFAULT_BASE_URL, VOYAGE_MAX_RERANK_DOCUMENTS } from './voyage-api.js';
 
 /** `type: voyage` under `reranker:`: Voyage AI's rerank API (`POST {baseUrl}/rerank`, Bearer key). */
 export class VoyageRerankerConfig extends withHostedRerankerFields(RerankerInstanceConfig) {
@@ -28,12 +24,9 @@ export const voyageReranker = defineRerankerProvider({
   },
   create: (config, context) =>
     new HttpRerankerDriver({
+      client: new HttpClient(bearerClientOptions(config, VOYAGE_DEFAULT_BASE_URL), context),
       model: config.model,
       maxDocuments: VOYAGE_MAX_RERANK_DOCUMENTS,
-      client: createRerankHttpClient(
-        { baseUrl: config.baseUrl ?? VOYAGE_DEFAULT_BASE_URL, apiKey: config.apiKey, authHeaders: { authorization: `Bearer ${config.apiKey}` }, headers: config.headers },
-        context,
-      ),
       path: '/rerank',
       body: (query, documents) => ({
         model: config.model,
@@ -41,7 +34,7 @@ export const voyageReranker = defineRerankerProvider({
         documents,
         top_k: documents.length,
         return_documents: false,
-        ...(config.truncation !== undefined ? { truncation: config.truncation } : {}),
+        truncation: config.truncation,
       }),
       shape: { listKey: 'data', scoreKey: 'relevance_score' },
     }),
