@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { inspect } from 'node:util';
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { secretFieldsOf } from '../libs/providers/src/core/config-fields.js';
+import { configValidation } from '../libs/providers/src/core/validation.js';
 import { OpenAICompatibleEmbedderConfig, openaiCompatibleEmbedder } from '../libs/providers/src/providers/openai/openai-compatible.embedder.js';
 import { OpenAIEmbedderConfig, openaiEmbedder } from '../libs/providers/src/providers/openai/openai.embedder.js';
 import type { EmbedderBatchResult, EmbedderDriver } from '../libs/providers/src/core/embedder.js';
@@ -31,16 +30,18 @@ const logger = {
 
 /** Validates a plain entry the way the loader does, then creates the driver through the definition. */
 async function create<D>(def: AnyProviderDefinition, plain: Record<string, unknown>, name = 'chat'): Promise<D> {
-  const config = plainToInstance(def.config, { type: def.type, ...plain }, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  const { validator, transformer } = configValidation();
+  const config = transformer.plainToInstance(def.config, { type: def.type, ...plain }, { exposeDefaultValues: true });
+  const errors = validator.validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   expect(errors.map((e) => `${e.property}: ${JSON.stringify(e.constraints)}`)).toEqual([]);
   const context: DriverContext = { name, kind: def.kind, type: def.type, logger };
   return (await def.create(config, context)) as D;
 }
 
 function validationProblems(configClass: new () => object, plain: Record<string, unknown>): string[] {
-  const config = plainToInstance(configClass, plain, { exposeDefaultValues: true });
-  return validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false }).map((e) => e.property);
+  const { validator, transformer } = configValidation();
+  const config = transformer.plainToInstance(configClass, plain, { exposeDefaultValues: true });
+  return validator.validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false }).map((e) => e.property);
 }
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -107,8 +108,9 @@ describe('config classes', () => {
   });
 
   it('takes streamUsage "false" from an environment variable', () => {
-    const config = plainToInstance(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: 'false' });
-    expect(validateSync(config, { whitelist: true, forbidNonWhitelisted: true })).toEqual([]);
+    const { validator, transformer } = configValidation();
+    const config = transformer.plainToInstance(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: 'false' });
+    expect(validator.validateSync(config, { whitelist: true, forbidNonWhitelisted: true })).toEqual([]);
     expect(config.streamUsage).toBe(false);
   });
 

@@ -56,6 +56,7 @@ describe('npm pack -w @hush/providers', () => {
     copyFileSync(join(consumer, 'main.ts'), join(dir, 'src', 'main.ts'));
     copyFileSync(join(consumer, 'providers.yaml'), join(dir, 'config', 'providers.yaml'));
     copyFileSync(join(consumer, 'cjs-check.cjs'), join(dir, 'cjs-check.cjs'));
+    copyFileSync(join(consumer, 'lean-import.mjs'), join(dir, 'lean-import.mjs'));
 
     run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent'], dir);
     // The package's types must compile in the user's project (skipLibCheck off).
@@ -67,5 +68,7 @@ describe('npm pack -w @hush/providers', () => {
       answer: 'pong from /v1/chat/completions',
     });
     expect(JSON.parse(run('node', ['cjs-check.cjs'], dir).trim())).toEqual({ cjs: 'function', testing: 'function' });
+    // Importing the package loads none of the heavy modules it needs later (validation, YAML, HTTP).
+    expect(JSON.parse(run('node', ['lean-import.mjs'], dir).trim())).toEqual([]);
   }, 240_000);
 });

@@ -84,6 +84,7 @@ export { LlamaCppRerankerConfig, llamaCppReranker } from './providers/llama-cpp/
 
 // Toolkit for provider types: what the built-in HTTP types are made of, for types written outside the library
 export { HttpClient } from './http/http-client.js';
+export { configValidation } from './core/validation.js';
 export type { HttpClientOptions, SseEvent } from './http/http-client.js';
 export type { CallSite, HttpCallSite } from './core/call-site.js';
 export { HttpEmbedderDriver } from './toolkit/http-embedder.js';

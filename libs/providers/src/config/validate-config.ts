@@ -1,5 +1,5 @@
-import { plainToInstance } from 'class-transformer';
-import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
+import type { ValidationError } from 'class-validator';
+import { configValidation } from '../core/validation.js';
 import { chooseDefault } from './default-choice.js';
 import type { ProviderDefinitionTable } from './provider-definition-table.js';
 import type { AnyProviderDefinition } from '../core/provider-definition.js';
@@ -176,8 +176,9 @@ function validateDeployment(
     );
     return undefined;
   }
-  const config = plainToInstance(definition.config, entry, { exposeDefaultValues: true }) as InstanceConfig;
-  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  const { validator, transformer } = configValidation();
+  const config = transformer.plainToInstance(definition.config, entry, { exposeDefaultValues: true }) as InstanceConfig;
+  const errors = validator.validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     const secrets = secretFieldsOf(definition.config);
     const known = knownKeys(definition.config);
@@ -246,7 +247,7 @@ function knownKeys(configClass: new () => unknown): string[] {
 /** The keys a config class accepts, and whether each may be left out (for docs and tools). */
 export function configKeysOf(configClass: new () => unknown): Array<{ key: string; optional: boolean }> {
   const keys = new Map<string, boolean>();
-  for (const m of getMetadataStorage().getTargetValidationMetadatas(configClass, '', true, false)) {
+  for (const m of configValidation().validator.getMetadataStorage().getTargetValidationMetadatas(configClass, '', true, false)) {
     keys.set(m.propertyName, (keys.get(m.propertyName) ?? false) || m.type === 'conditionalValidation');
   }
   return [...keys].map(([key, optional]) => ({ key, optional }));

@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Alias, Node } from 'yaml';
+
+// Loaded with the first file read, not at import: most apps read one YAML file, once, at boot.
+const requireHere = createRequire(import.meta.url);
+let yamlLibrary: typeof import('yaml') | undefined;
 import type { ConfigIssue } from '../core/config-error.js';
 import { interpolate } from './interpolate.js';
 import { formatPath, pathKey, type KeyPath } from './key-path.js';
@@ -51,6 +56,8 @@ export function readYamlLayer(
     });
     return undefined;
   }
+  yamlLibrary ??= requireHere('yaml') as typeof import('yaml');
+  const { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } = yamlLibrary;
   const lineCounter = new LineCounter();
   // Duplicate keys are reported by the walk below, which knows their key path.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });

@@ -1,4 +1,4 @@
-import { Transform } from 'class-transformer';
+import { Transform } from './validation.js';
 
 const SECRET_FIELDS = Symbol.for('hush.providers.secretFields');
 

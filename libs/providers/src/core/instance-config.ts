@@ -9,7 +9,7 @@ import {
   Max,
   Min,
   ValidateBy,
-} from 'class-validator';
+} from './validation.js';
 import { ToNumber } from './config-fields.js';
 
 /**

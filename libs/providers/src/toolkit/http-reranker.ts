@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl } from '../core/validation.js';
 import type { HttpCallSite } from '../core/call-site.js';
 import { Secret } from '../core/config-fields.js';
 import type { RerankerCallOptions, RerankerDriver, RerankerScore } from '../core/reranker.js';

@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from '../core/validation.js';
 import { Secret } from '../core/config-fields.js';
 import type { HttpClientOptions } from '../http/http-client.js';
 

@@ -1,4 +1,4 @@
-import { IsArray, IsInt, IsNotEmpty, IsOptional, IsString, Min } from 'class-validator';
+import { IsArray, IsInt, IsNotEmpty, IsOptional, IsString, Min } from '../../core/validation.js';
 import { ToNumber } from '../../core/config-fields.js';
 import { LLMInstanceConfig } from '../../core/instance-config.js';
 import { ProviderError } from '../../core/provider-error.js';

@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy, ValidateIf } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy, ValidateIf } from '../../core/validation.js';
 import { Secret } from '../../core/config-fields.js';
 import type { DriverContext } from '../../core/provider-definition.js';
 import { HttpClient } from '../../http/http-client.js';

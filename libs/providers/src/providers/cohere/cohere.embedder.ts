@@ -1,4 +1,4 @@
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from '../../core/validation.js';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';
 import type { EmbeddingInputType } from '../../core/embedder.js';

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Min } from 'class-validator';
+import { IsInt, IsOptional, Min } from '../../core/validation.js';
 import { ToNumber } from '../../core/config-fields.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';

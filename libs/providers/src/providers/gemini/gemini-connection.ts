@@ -1,4 +1,4 @@
-import { IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy } from 'class-validator';
+import { IsObject, IsOptional, IsString, IsUrl, Matches, ValidateBy } from '../../core/validation.js';
 import { Secret } from '../../core/config-fields.js';
 import { IsHeaderMap, SERVICE_URL_OPTIONS } from '../../toolkit/service-fields.js';
 import { GEMINI_DEFAULT_API_VERSION, GEMINI_DEFAULT_BASE_URL } from './gemini-api.js';

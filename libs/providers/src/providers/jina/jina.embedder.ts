@@ -1,4 +1,4 @@
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional } from '../../core/validation.js';
 import { ToBoolean } from '../../core/config-fields.js';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';

@@ -1,4 +1,4 @@
-import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min } from '../../core/validation.js';
 import { ToBoolean, ToNumber } from '../../core/config-fields.js';
 import { isAbortError, ProviderError } from '../../core/provider-error.js';
 import type { DriverContext } from '../../core/provider-definition.js';

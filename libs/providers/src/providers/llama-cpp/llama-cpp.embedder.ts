@@ -1,4 +1,4 @@
-import { IsOptional, IsString } from 'class-validator';
+import { IsOptional, IsString } from '../../core/validation.js';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';
 import { LLAMA_CPP_MAX_EMBEDDING_INPUTS, LLAMA_CPP_TYPE, withLlamaCppFields } from './llama-cpp-config.js';

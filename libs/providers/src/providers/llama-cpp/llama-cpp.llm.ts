@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from '../../core/validation.js';
 import { ToNumber } from '../../core/config-fields.js';
 import { LLMInstanceConfig } from '../../core/instance-config.js';
 import { defineLLMProvider } from '../../core/provider-definition.js';

@@ -1,4 +1,4 @@
-import { IsBoolean, IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { IsBoolean, IsObject, IsOptional, ValidateBy } from '../../core/validation.js';
 import { ToBoolean, ToNumber } from '../../core/config-fields.js';
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';

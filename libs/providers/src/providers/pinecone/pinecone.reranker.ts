@@ -1,4 +1,4 @@
-import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches } from '../../core/validation.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
 import { HttpClient } from '../../http/http-client.js';

@@ -1,4 +1,4 @@
-import { IsBoolean, IsOptional, IsUrl } from 'class-validator';
+import { IsBoolean, IsOptional, IsUrl } from '../../core/validation.js';
 import { ToBoolean } from '../../core/config-fields.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';

@@ -1,4 +1,4 @@
-import { IsUrl } from 'class-validator';
+import { IsUrl } from '../../core/validation.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
 import { HttpClient } from '../../http/http-client.js';

@@ -1,4 +1,4 @@
-import { IsBoolean, IsOptional } from 'class-validator';
+import { IsBoolean, IsOptional } from '../../core/validation.js';
 import { ToBoolean } from '../../core/config-fields.js';
 import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
