@@ -1,6 +1,6 @@
 import type { LLMInstanceConfig } from '../core/instance-config.js';
 import { describeSite } from '../core/call-site.js';
-import { ProviderError } from '../core/provider-error.js';
+import { ProviderAbortError, ProviderError } from '../core/provider-error.js';
 import { linkedController, raceAbort } from '../core/abort.js';
 import { type CallScope } from '../resilience/call-policy.js';
 import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
@@ -18,6 +18,9 @@ import type {
 
 const DEFAULT_BATCH_CONCURRENCY = 4;
 
+// The reason a finished stream's request is ended with; one shared instance spares an error per stream.
+const STREAM_ENDED = new ProviderAbortError('the stream has ended');
+
 const NO_HOLD: AttemptHold = { settleTokens: () => undefined, release: () => undefined };
 
 /** An open upstream stream whose first chunk has arrived. */
@@ -29,6 +32,11 @@ interface OpenStream {
   owner: ManagedLLM;
   /** The slot, the deployment's count and the token estimate, kept until the stream ends. */
   hold: AttemptHold;
+  /** One timer for the whole stream, re-armed for each wait (cheaper than one per chunk). */
+  idle?: NodeJS.Timeout;
+  /** Whether a chunk is being waited for: the consumer's own pace never counts as the upstream's idleness. */
+  waiting: boolean;
+  idleError?: ProviderError;
 }
 
 /** The LLM users inject: a driver (or several deployments) with the instance's policy around it. */
@@ -95,7 +103,8 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       }
     } finally {
       if (open) {
-        open.controller.abort();
+        clearTimeout(open.idle);
+        open.controller.abort(STREAM_ENDED);
         open.unlink();
         open.hold.release();
         open.iterator.return?.()?.catch(() => undefined);
@@ -160,14 +169,16 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     lease: Lease,
   ): Promise<OpenStream> {
     const { controller, unlink } = linkedController(scope.signal, attemptSignal);
+    let open: OpenStream | undefined;
     try {
       const iterator = driver.stream(messages, withSignal(params, controller.signal))[Symbol.asyncIterator]();
-      const open: OpenStream = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, hold: NO_HOLD };
+      open = { iterator, first: { done: true, value: undefined }, controller, unlink, owner: this, hold: NO_HOLD, waiting: false };
       open.first = await this.nextChunk(open, scope);
       open.hold = lease.keep();
       return open;
     } catch (err) {
-      controller.abort();
+      clearTimeout(open?.idle);
+      controller.abort(STREAM_ENDED);
       unlink();
       throw err;
     }
@@ -175,23 +186,28 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
 
   /** The next chunk, or an idle-timeout error when none comes within `idleTimeoutMs`. */
   private async nextChunk(open: OpenStream, scope: CallScope): Promise<IteratorResult<ChatCompletionChunk>> {
-    const idle = this.policy.idleTimeoutMs;
-    let idleError: ProviderError | undefined;
-    const timer = setTimeout(() => {
-      idleError = new ProviderError(
-        `${describeSite(this)}: the stream sent nothing for idleTimeoutMs ${idle} ms. Raise idleTimeoutMs, or look at the upstream's health.`,
-        { instance: this.name, type: this.type, kind: this.kind, retryable: true, code: 'idle-timeout' },
-      );
-      open.controller.abort(idleError);
-    }, idle);
+    open.waiting = true;
+    if (open.idle) open.idle.refresh();
+    else open.idle = setTimeout(() => this.idleTimedOut(open), this.policy.idleTimeoutMs).unref();
     try {
       return await raceAbort(open.iterator.next(), open.controller.signal);
     } catch (err) {
-      throw idleError ?? (scope.signal.aborted ? scope.failure(err, this) : err);
+      throw open.idleError ?? (scope.signal.aborted ? scope.failure(err, this) : err);
     } finally {
-      clearTimeout(timer);
+      open.waiting = false;
     }
   }
+
+  private idleTimedOut(open: OpenStream): void {
+    if (!open.waiting) return;
+    const idle = this.policy.idleTimeoutMs;
+    open.idleError = new ProviderError(
+      `${describeSite(this)}: the stream sent nothing for idleTimeoutMs ${idle} ms. Raise idleTimeoutMs, or look at the upstream's health.`,
+      { instance: this.name, type: this.type, kind: this.kind, retryable: true, code: 'idle-timeout' },
+    );
+    open.controller.abort(open.idleError);
+  }
+
 }
 
 type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs'>;
