@@ -70,7 +70,7 @@ for (const s of ONLY) if (!SECTIONS.includes(s)) throw new Error(`BENCH_ONLY: un
 // gateway calls (64 in flight); latency pairs in all; fresh processes for import and boot.
 const COUNTS = QUICK
   ? { chat64: 300, chat1: 100, stream: 64, gatewayCalls: 300, latencyPairs: 200, gatewayWarmup: 300, importSamples: 3, bootSamples: 2 }
-  : { chat64: 1000, chat1: 400, stream: 192, gatewayCalls: 1000, latencyPairs: 2000, gatewayWarmup: 2000, importSamples: 7, bootSamples: 7 };
+  : { chat64: 1000, chat1: 400, stream: 192, gatewayCalls: 6000, latencyPairs: 2000, gatewayWarmup: 2000, importSamples: 7, bootSamples: 7 };
 COUNTS.chat64 = positive('BENCH_CHAT_CALLS', COUNTS.chat64);
 COUNTS.stream = positive('BENCH_STREAMS', COUNTS.stream);
 COUNTS.gatewayCalls = positive('BENCH_GATEWAY_CALLS', COUNTS.gatewayCalls);

@@ -33,7 +33,8 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: OpenAIExceptionFilter },
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        // Without client keys every route is open: no guard to run on each request.
+        ...(resolved.apiKeys.length > 0 ? [{ provide: APP_GUARD, useClass: ApiKeyGuard }] : []),
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
     };

@@ -1,38 +1,64 @@
 import 'reflect-metadata';
-import { Logger, type NestApplicationOptions } from '@nestjs/common';
+import { HttpException, Logger, type NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ApiKeys } from './auth/api-keys.js';
-import { bodyParserError, writeOpenAIError } from './common/openai-error.js';
-import { apiKeysFromEnv, type GatewayOptions } from './gateway-options.js';
+import { toOpenAIError } from './common/gateway-errors.js';
+import { isJsonContentType } from './common/http.js';
+import { jsonBodyParser } from './common/json-body.js';
+import { writeOpenAIError } from './common/openai-error.js';
+import { apiKeysFromEnv, parseBodyLimit, type GatewayOptions } from './gateway-options.js';
 
 const DEFAULT_BODY_LIMIT = '20mb';
 
+/** The gateway's application: Nest over Fastify. */
+export type GatewayApp = NestFastifyApplication;
+
 /**
- * Builds the gateway (not listening yet): the real AppModule with `options`, the JSON body parser,
- * the OpenAPI docs at /docs. `npm start` (main.ts) and the e2e tests boot it the same way.
+ * Builds the gateway (not listening yet): the real AppModule with `options` on Nest's Fastify
+ * adapter, the JSON body reader, the OpenAPI docs at /docs. `npm start` (main.ts) and the e2e tests
+ * boot it the same way.
  */
-export async function createApp(options: GatewayOptions = {}, appOptions: NestApplicationOptions = {}): Promise<NestExpressApplication> {
+export async function createApp(options: GatewayOptions = {}, appOptions: NestApplicationOptions = {}): Promise<GatewayApp> {
+  const bodyLimit = parseBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT);
+  const adapter = new FastifyAdapter({
+    bodyLimit,
+    // No Nest middleware: the key check is a Fastify hook (below), so middie is left out of every request.
+    skipMiddie: true,
+    // Paths as Express matched them: any case, with or without a trailing slash, a model name of any length.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 10_000 },
+    // What the router refuses before any route or hook runs (a malformed URL): in OpenAI's shape too.
+    frameworkErrors: (err: { message: string; statusCode?: number }, _request: unknown, reply: { raw: ServerResponse }) => {
+      const error = toOpenAIError(new HttpException(err.message, err.statusCode ?? 400))!;
+      writeOpenAIError(reply.raw, error.getStatus(), error.body);
+    },
+  });
   // The body parser is set up below, with a limit fit for embedding batches and OpenAI-shaped errors.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), { abortOnError: false, ...appOptions, bodyParser: false });
+  const app = await NestFactory.create<GatewayApp>(AppModule.forRoot(options), adapter, { abortOnError: false, ...appOptions, bodyParser: false });
   configureApp(app, options);
   return app;
 }
 
-export function configureApp(app: NestExpressApplication, options: GatewayOptions = {}): void {
-  // The client's key is checked before the body is read: without a good key, no body is parsed (nor
-  // read off the socket), whatever its size or shape, and the guard answers 401.
-  app.use(app.get(ApiKeys).middleware());
-  app.useBodyParser('json', { limit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, type: (req: IncomingMessage) => isJson(req) && !ApiKeys.keyRefused(req) });
-  // Body-parser failures happen before Nest's routing, out of its filters' reach: answered here.
-  app.use((err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
-    const mapped = bodyParserError(err);
-    if (!mapped) return next(err);
-    writeOpenAIError(res, mapped.status, mapped.body);
+export function configureApp(app: GatewayApp, options: GatewayOptions = {}): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const keys = app.get(ApiKeys);
+  // As a request arrives, before its body is read: the client's key is checked (without a good key,
+  // no body is parsed, nor read off the socket, whatever its size or shape, and the guard answers
+  // 401); and a body that is not JSON is a request without a body for the gateway (Fastify would
+  // refuse an unknown or malformed type with a 415 of its own, before the guard).
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const req = request.raw;
+    keys.checkArrival(req, reply.raw);
+    const type = req.headers['content-type'];
+    if (type !== undefined && !isJsonContentType(type)) delete req.headers['content-type'];
+    done();
   });
+  // One reader for every body (see json-body.ts); its failures go through the exception filter.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', jsonBodyParser({ limit: parseBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT), skip: ApiKeys.keyRefused }));
 
   if (options.docs !== false) {
     const config = new DocumentBuilder()
@@ -49,11 +75,6 @@ export function configureApp(app: NestExpressApplication, options: GatewayOption
   }
 }
 
-/** The body parser's own default (`application/json`, any parameters). */
-function isJson(req: IncomingMessage): boolean {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
-}
-
 /**
  * `npm start`: listens on HOST:PORT (127.0.0.1:3000 by default), with the providers config from
  * PROVIDERS_CONFIG (else config/providers.yaml) and client keys from GATEWAY_API_KEYS; shuts down
@@ -61,7 +82,7 @@ function isJson(req: IncomingMessage): boolean {
  */
 export async function bootstrap(
   options: { env?: Readonly<Record<string, string | undefined>>; app?: NestApplicationOptions } = {},
-): Promise<NestExpressApplication> {
+): Promise<GatewayApp> {
   const env = options.env ?? process.env;
   const port = parsePort(env.PORT);
   const host = env.HOST || '127.0.0.1';

@@ -18,7 +18,7 @@ export interface GatewayOptions {
    * its timeout, and how long an outcome is reused (default 5 s, so frequent polls stay cheap).
    */
   health?: ProvidersHealthOptions;
-  /** Largest accepted JSON body; default '20mb' (`npm start`: `GATEWAY_BODY_LIMIT`). */
+  /** Largest accepted JSON body (inflated): '20mb', '512kb', a number of bytes; default '20mb' (`npm start`: `GATEWAY_BODY_LIMIT`). */
   bodyLimit?: string;
   /** Serve the OpenAPI docs at /docs; default true. */
   docs?: boolean;
@@ -46,4 +46,25 @@ export function apiKeysFromEnv(env: Readonly<Record<string, string | undefined>>
 export function resolveGatewayOptions(options: GatewayOptions, env: Readonly<Record<string, string | undefined>> = process.env): ResolvedGatewayOptions {
   const apiKeys = (options.apiKeys ?? apiKeysFromEnv(env)).map((k) => k.trim()).filter((k) => k.length > 0);
   return { apiKeys, health: { cacheTtlMs: DEFAULT_READINESS_CACHE_MS, ...options.health } };
+}
+
+const SIZE = /^((-|\+)?(\d+(?:\.\d+)?)) *(kb|mb|gb|tb|pb)$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4, pb: 1024 ** 5 };
+
+/**
+ * `GATEWAY_BODY_LIMIT` / `bodyLimit` in bytes, read as body-parser read it ('20mb', '512kb', '1.5mb',
+ * '1048576'; units of 1024, any case). A value that is not a size stops the bootstrap.
+ */
+export function parseBodyLimit(value: string | number): number {
+  let bytes: number;
+  if (typeof value === 'number') {
+    bytes = value;
+  } else {
+    const match = SIZE.exec(value.trim());
+    bytes = match ? Math.floor(UNITS[match[4]!.toLowerCase()]! * Number.parseFloat(match[1]!)) : Number.parseInt(value, 10);
+  }
+  if (!Number.isFinite(bytes) || bytes < 0) {
+    throw new Error(`GATEWAY_BODY_LIMIT (bodyLimit) must be a size such as 20mb, 512kb or a number of bytes; got "${String(value)}".`);
+  }
+  return bytes;
 }

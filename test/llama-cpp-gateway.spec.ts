@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
+import { createApp, type GatewayApp } from '../src/app.js';
 import { llamaCppLLM } from '../libs/providers/src/providers/llama-cpp/llama-cpp.llm.js';
 import { llamaCppEmbedder } from '../libs/providers/src/providers/llama-cpp/llama-cpp.embedder.js';
 import { llamaCppReranker } from '../libs/providers/src/providers/llama-cpp/llama-cpp.reranker.js';
@@ -17,7 +16,7 @@ const defaultConfig = fileURLToPath(new URL('../config/providers.yaml', import.m
  * the official openai client.
  */
 describe('the gateway on the default config, with the in-process llama-cpp models', () => {
-  let app: NestExpressApplication;
+  let app: GatewayApp;
   let client: OpenAI;
   let url: string;
 

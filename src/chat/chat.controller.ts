@@ -1,8 +1,8 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { ServerResponse } from 'node:http';
 import { clientAbortSignal } from '../common/client-abort.js';
 import { GatewayErrors } from '../common/gateway-errors.js';
+import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
 import { sendJson } from '../common/send.js';
 import { ChatCompletionRequestDto } from './chat.dto.js';
@@ -23,7 +23,9 @@ export class ChatController {
   @ApiBody({ type: ChatCompletionRequestDto })
   @ApiOkResponse({ description: 'A chat.completion object; with stream: true, text/event-stream of chat.completion.chunk objects ending with data: [DONE].' })
   @ApiOpenAIErrors()
-  async create(@Body() body: ChatCompletionRequestDto, @Res() res: ServerResponse): Promise<void> {
+  async create(@Body() body: ChatCompletionRequestDto, @Res() reply: HttpResponse): Promise<void> {
+    // The answer is written on the Node response itself: one write for JSON, one per event for SSE.
+    const res = nodeResponse(reply);
     // A client that disconnects aborts the upstream call, streaming or not.
     const { signal, dispose } = clientAbortSignal(res);
     try {

@@ -1,11 +1,33 @@
 import { Catch, HttpException, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { GatewayErrors } from './gateway-errors.js';
+import { nodeRequest, nodeResponse, type HttpRequest, type HttpResponse } from './http.js';
 import { writeOpenAIError } from './openai-error.js';
 
 /** A terminus health report (thrown as a 503 by HealthCheckService): answered as terminus shapes it. */
 function isHealthReport(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'status' in value && 'details' in value;
+}
+
+/** Headers of Fastify's reply that are not carried over (see `carryHeaders`). */
+const NOT_CARRIED = new Set([
+  'content-length',
+  'content-type',
+  // Fastify asks to close the connection after a body parser's error, in case the body was left
+  // unread; the gateway's reader reads a refused body off first, as body-parser did (json-body.ts).
+  'connection',
+]);
+
+/**
+ * The headers the route set on Fastify's reply before it failed (`@Header()`, terminus' Cache-Control),
+ * put on the Node response the answer is written on, as they would be on the reply's own answer.
+ */
+function carryHeaders(response: HttpResponse): void {
+  const reply = response as { raw?: ServerResponse; getHeaders?: () => Record<string, unknown> };
+  if (!reply.raw || typeof reply.getHeaders !== 'function' || reply.raw.headersSent) return;
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined && !NOT_CARRIED.has(name)) reply.raw.setHeader(name, value as string | string[]);
+  }
 }
 
 /**
@@ -21,8 +43,10 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
-    const res = http.getResponse<ServerResponse>();
-    const req = http.getRequest<IncomingMessage>();
+    const response = http.getResponse<HttpResponse>();
+    const res = nodeResponse(response);
+    const req = nodeRequest(http.getRequest<HttpRequest>());
+    carryHeaders(response);
 
     if (exception instanceof HttpException && isHealthReport(exception.getResponse())) {
       if (!res.headersSent) {

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { ServerResponse } from 'node:http';
 import { clientAbortSignal } from '../common/client-abort.js';
+import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
 import { EmbeddingRequestDto } from './embeddings.dto.js';
 import { EmbeddingsService, type EmbeddingResponse } from './embeddings.service.js';
@@ -17,8 +17,8 @@ export class EmbeddingsController {
   @ApiOperation({ summary: 'Embeddings (OpenAI), float or base64' })
   @ApiOkResponse({ description: "{ object: 'list', data: [{ object: 'embedding', index, embedding }], model, usage }" })
   @ApiOpenAIErrors()
-  async create(@Body() body: EmbeddingRequestDto, @Res({ passthrough: true }) res: ServerResponse): Promise<EmbeddingResponse> {
-    const { signal, dispose } = clientAbortSignal(res);
+  async create(@Body() body: EmbeddingRequestDto, @Res({ passthrough: true }) res: HttpResponse): Promise<EmbeddingResponse> {
+    const { signal, dispose } = clientAbortSignal(nodeResponse(res));
     try {
       return await this.embeddings.embed(body, signal);
     } finally {

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { ServerResponse } from 'node:http';
 import { clientAbortSignal } from '../common/client-abort.js';
+import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
 import { RerankRequestDto } from './rerank.dto.js';
 import { RerankService, type RerankResponse } from './rerank.service.js';
@@ -18,8 +18,8 @@ export class RerankController {
   @ApiOperation({ summary: 'Rerank documents against a query (Cohere v2 / Jina shape)' })
   @ApiOkResponse({ description: '{ id, model, results: [{ index, relevance_score, document?: { text } }], meta }, best first' })
   @ApiOpenAIErrors()
-  async rerank(@Body() body: RerankRequestDto, @Res({ passthrough: true }) res: ServerResponse): Promise<RerankResponse> {
-    const { signal, dispose } = clientAbortSignal(res);
+  async rerank(@Body() body: RerankRequestDto, @Res({ passthrough: true }) res: HttpResponse): Promise<RerankResponse> {
+    const { signal, dispose } = clientAbortSignal(nodeResponse(res));
     try {
       return await this.reranker.rerank(body, signal);
     } finally {

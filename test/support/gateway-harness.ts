@@ -1,8 +1,7 @@
 import { createServer } from 'node:net';
 import type { LoggerService, NestApplicationOptions } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { ProvidersConfig } from '@hush/providers';
-import { createApp } from '../../src/app.js';
+import { createApp, type GatewayApp } from '../../src/app.js';
 import type { GatewayOptions } from '../../src/gateway-options.js';
 import { OpenAIFakeServer } from '../fakes/openai-fake-server.js';
 import { gatewayTestReranker, type GatewayTestRerankerState } from './gateway-reranker.js';
@@ -11,7 +10,7 @@ import { gatewayTestReranker, type GatewayTestRerankerState } from './gateway-re
 export const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
 
 export interface GatewayHarness {
-  app: NestExpressApplication;
+  app: GatewayApp;
   /** `http://127.0.0.1:<port>` */
   url: string;
   /** `http://127.0.0.1:<port>/v1`, as OpenAI clients take it. */
@@ -76,7 +75,7 @@ export async function startGateway(
     },
     defaults: { llm: 'chat', ...extra?.defaults },
   };
-  let app: NestExpressApplication | undefined;
+  let app: GatewayApp | undefined;
   try {
     app = await createApp(
       {
