@@ -50,7 +50,10 @@ export default tseslint.config(
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', destructuredArrayIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-unsafe-function-type': 'off',
       // LLM, Embedder and Reranker are abstract classes merged with interfaces on purpose: the class is
       // the injection token of the default instance, the interface its type.
@@ -70,7 +73,9 @@ export default tseslint.config(
   {
     // The gateway is a user of the library like any other: its public entry points only.
     files: ['src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/libs/providers/**'], message: "Import '@hush/providers' (or /testing, /health)." }] }] },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/libs/providers/**'], message: "Import '@hush/providers' (or /testing, /health)." }] }],
+    },
   },
   {
     files: ['test/**/*.ts'],

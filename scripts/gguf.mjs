@@ -10,7 +10,19 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const T = /** @type {const} */ ({
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 });
 /** ggml tensor types this writer knows: element size in bytes. */
 export const GGML = /** @type {const} */ ({ F32: 0, F16: 1 });
@@ -26,25 +38,69 @@ const GGML_SIZE = { 0: 4, 1: 2 };
 export function readGguf(path) {
   const buf = readFileSync(path);
   let pos = 0;
-  const u32 = () => { const v = buf.readUInt32LE(pos); pos += 4; return v; };
-  const u64 = () => { const v = buf.readBigUInt64LE(pos); pos += 8; return v; };
-  const str = () => { const n = Number(u64()); const s = buf.toString('utf8', pos, pos + n); pos += n; return s; };
+  const u32 = () => {
+    const v = buf.readUInt32LE(pos);
+    pos += 4;
+    return v;
+  };
+  const u64 = () => {
+    const v = buf.readBigUInt64LE(pos);
+    pos += 8;
+    return v;
+  };
+  const str = () => {
+    const n = Number(u64());
+    const s = buf.toString('utf8', pos, pos + n);
+    pos += n;
+    return s;
+  };
   /** @param {number} type */
   const scalar = (type) => {
     switch (type) {
-      case T.UINT8: return buf.readUInt8(pos++);
-      case T.INT8: return buf.readInt8(pos++);
-      case T.UINT16: { const v = buf.readUInt16LE(pos); pos += 2; return v; }
-      case T.INT16: { const v = buf.readInt16LE(pos); pos += 2; return v; }
-      case T.UINT32: return u32();
-      case T.INT32: { const v = buf.readInt32LE(pos); pos += 4; return v; }
-      case T.FLOAT32: { const v = buf.readFloatLE(pos); pos += 4; return v; }
-      case T.BOOL: return buf.readUInt8(pos++) !== 0;
-      case T.STRING: return str();
-      case T.UINT64: return u64();
-      case T.INT64: { const v = buf.readBigInt64LE(pos); pos += 8; return v; }
-      case T.FLOAT64: { const v = buf.readDoubleLE(pos); pos += 8; return v; }
-      default: throw new Error(`${path}: unknown GGUF value type ${type} at byte ${pos}`);
+      case T.UINT8:
+        return buf.readUInt8(pos++);
+      case T.INT8:
+        return buf.readInt8(pos++);
+      case T.UINT16: {
+        const v = buf.readUInt16LE(pos);
+        pos += 2;
+        return v;
+      }
+      case T.INT16: {
+        const v = buf.readInt16LE(pos);
+        pos += 2;
+        return v;
+      }
+      case T.UINT32:
+        return u32();
+      case T.INT32: {
+        const v = buf.readInt32LE(pos);
+        pos += 4;
+        return v;
+      }
+      case T.FLOAT32: {
+        const v = buf.readFloatLE(pos);
+        pos += 4;
+        return v;
+      }
+      case T.BOOL:
+        return buf.readUInt8(pos++) !== 0;
+      case T.STRING:
+        return str();
+      case T.UINT64:
+        return u64();
+      case T.INT64: {
+        const v = buf.readBigInt64LE(pos);
+        pos += 8;
+        return v;
+      }
+      case T.FLOAT64: {
+        const v = buf.readDoubleLE(pos);
+        pos += 8;
+        return v;
+      }
+      default:
+        throw new Error(`${path}: unknown GGUF value type ${type} at byte ${pos}`);
     }
   };
   if (u32() !== GGUF_MAGIC) throw new Error(`${path} is not a GGUF file`);
@@ -113,25 +169,73 @@ export function writeGguf(path, kv, tensors) {
   const alignment = Number(kv.get('general.alignment')?.value ?? 32);
   /** @type {Buffer[]} */
   const head = [];
-  const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); head.push(b); };
-  const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); head.push(b); };
-  const str = (s) => { const b = Buffer.from(s, 'utf8'); u64(b.length); head.push(b); };
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    head.push(b);
+  };
+  const u64 = (n) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(n));
+    head.push(b);
+  };
+  const str = (s) => {
+    const b = Buffer.from(s, 'utf8');
+    u64(b.length);
+    head.push(b);
+  };
   const scalar = (type, value) => {
     let b;
     switch (type) {
-      case T.UINT8: b = Buffer.alloc(1); b.writeUInt8(value); break;
-      case T.INT8: b = Buffer.alloc(1); b.writeInt8(value); break;
-      case T.UINT16: b = Buffer.alloc(2); b.writeUInt16LE(value); break;
-      case T.INT16: b = Buffer.alloc(2); b.writeInt16LE(value); break;
-      case T.UINT32: b = Buffer.alloc(4); b.writeUInt32LE(value); break;
-      case T.INT32: b = Buffer.alloc(4); b.writeInt32LE(value); break;
-      case T.FLOAT32: b = Buffer.alloc(4); b.writeFloatLE(value); break;
-      case T.BOOL: b = Buffer.alloc(1); b.writeUInt8(value ? 1 : 0); break;
-      case T.STRING: str(value); return;
-      case T.UINT64: b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(value)); break;
-      case T.INT64: b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(value)); break;
-      case T.FLOAT64: b = Buffer.alloc(8); b.writeDoubleLE(value); break;
-      default: throw new Error(`unknown GGUF value type ${type}`);
+      case T.UINT8:
+        b = Buffer.alloc(1);
+        b.writeUInt8(value);
+        break;
+      case T.INT8:
+        b = Buffer.alloc(1);
+        b.writeInt8(value);
+        break;
+      case T.UINT16:
+        b = Buffer.alloc(2);
+        b.writeUInt16LE(value);
+        break;
+      case T.INT16:
+        b = Buffer.alloc(2);
+        b.writeInt16LE(value);
+        break;
+      case T.UINT32:
+        b = Buffer.alloc(4);
+        b.writeUInt32LE(value);
+        break;
+      case T.INT32:
+        b = Buffer.alloc(4);
+        b.writeInt32LE(value);
+        break;
+      case T.FLOAT32:
+        b = Buffer.alloc(4);
+        b.writeFloatLE(value);
+        break;
+      case T.BOOL:
+        b = Buffer.alloc(1);
+        b.writeUInt8(value ? 1 : 0);
+        break;
+      case T.STRING:
+        str(value);
+        return;
+      case T.UINT64:
+        b = Buffer.alloc(8);
+        b.writeBigUInt64LE(BigInt(value));
+        break;
+      case T.INT64:
+        b = Buffer.alloc(8);
+        b.writeBigInt64LE(BigInt(value));
+        break;
+      case T.FLOAT64:
+        b = Buffer.alloc(8);
+        b.writeDoubleLE(value);
+        break;
+      default:
+        throw new Error(`unknown GGUF value type ${type}`);
     }
     head.push(b);
   };
@@ -173,7 +277,9 @@ export function writeGguf(path, kv, tensors) {
   try {
     let written = 0;
     for (const b of head) written += writeSync(fd, b);
-    const pad = (n) => { if (n > 0) written += writeSync(fd, Buffer.alloc(n)); };
+    const pad = (n) => {
+      if (n > 0) written += writeSync(fd, Buffer.alloc(n));
+    };
     pad(Math.ceil(written / alignment) * alignment - written);
     const dataStart = written;
     tensors.forEach((t, i) => {
@@ -198,15 +304,21 @@ export function toF16(values) {
     let exp = ((x >>> 23) & 0xff) - 127 + 15;
     let mant = x & 0x7fffff;
     if (exp <= 0) {
-      if (exp < -10) { out[i] = sign; continue; }
+      if (exp < -10) {
+        out[i] = sign;
+        continue;
+      }
       mant = (mant | 0x800000) >>> (1 - exp);
       out[i] = sign | ((mant + 0x1000) >>> 13);
       continue;
     }
-    if (exp >= 31) { out[i] = sign | 0x7c00; continue; }
+    if (exp >= 31) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
     const half = sign | (exp << 10) | (mant >>> 13);
     const rest = mant & 0x1fff;
-    out[i] = rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? half + 1 : half;
+    out[i] = rest > 0x1000 || (rest === 0x1000 && half & 1) ? half + 1 : half;
   }
   return out;
 }

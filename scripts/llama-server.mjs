@@ -147,7 +147,18 @@ export async function buildLlamaServer(options = {}) {
     chmodSync(join(tmp, 'llama-server'), 0o755);
     writeFileSync(
       join(tmp, 'build-info.json'),
-      JSON.stringify({ release: source.release, commit: source.commit, nodeLlamaCpp: source.nodeLlamaCpp.version, flags: CMAKE_FLAGS, seconds, builtAt: new Date().toISOString() }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          release: source.release,
+          commit: source.commit,
+          nodeLlamaCpp: source.nodeLlamaCpp.version,
+          flags: CMAKE_FLAGS,
+          seconds,
+          builtAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
     );
     rmSync(where.dir, { recursive: true, force: true });
     renameSync(tmp, where.dir);

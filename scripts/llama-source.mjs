@@ -45,7 +45,8 @@ function git(args, options = {}) {
   try {
     return execFileSync('git', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
   } catch (err) {
-    if (/** @type {NodeJS.ErrnoException} */ (err).code === 'ENOENT') throw new Error('git is needed to unpack the llama.cpp source bundle (apt-get install git).', { cause: err });
+    if (/** @type {NodeJS.ErrnoException} */ (err).code === 'ENOENT')
+      throw new Error('git is needed to unpack the llama.cpp source bundle (apt-get install git).', { cause: err });
     throw err;
   }
 }

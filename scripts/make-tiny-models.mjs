@@ -117,7 +117,12 @@ function chatModel(vocabDir, seed) {
     'tokenizer.ggml.eos_token_id': v.u32(128009),
     'tokenizer.chat_template': v.str(LLAMA3_CHAT_TEMPLATE),
   });
-  const nEmbd = 64, nHead = 4, nHeadKv = 2, nLayer = 2, nFf = 192, headDim = nEmbd / nHead;
+  const nEmbd = 64,
+    nHead = 4,
+    nHeadKv = 2,
+    nLayer = 2,
+    nFf = 192,
+    headDim = nEmbd / nHead;
   const kv = header('llama', 'hush-tiny-random-chat (llama 3 shape)', {
     'llama.vocab_size': v.u32(vocab.vocabSize),
     'llama.context_length': v.u32(8192),
@@ -257,7 +262,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       seed: value('--seed') === undefined ? undefined : Number(value('--seed')),
       log: (line) => console.log(line),
     });
-    if (written.length > 0) console.log(`tiny random-weight models ready in ${Date.now() - t0} ms: their text is noise (npm run models:pull fetches real small models).`);
+    if (written.length > 0)
+      console.log(`tiny random-weight models ready in ${Date.now() - t0} ms: their text is noise (npm run models:pull fetches real small models).`);
     else if (!quiet) console.log('models/ already has chat.gguf, embedding.gguf and reranker.gguf (use --force to overwrite them with tiny ones).');
   } catch (err) {
     console.error(`make-tiny-models: ${err instanceof Error ? err.message : err}`);

@@ -34,7 +34,9 @@ async function main() {
   if (findLlamaServer()) return;
   const missing = missingBuildTools();
   if (missing.length > 0) {
-    say(`cannot build llama-server for test/llama-server.spec.ts: ${missing.join(', ')} missing (apt-get install -y cmake g++ make git), or set HUSH_SKIP_LLAMA_SERVER=1 to skip that suite.`);
+    say(
+      `cannot build llama-server for test/llama-server.spec.ts: ${missing.join(', ')} missing (apt-get install -y cmake g++ make git), or set HUSH_SKIP_LLAMA_SERVER=1 to skip that suite.`,
+    );
     return;
   }
   say('llama-server is not built yet: building it once for the integration tests (about 5 minutes on 2 cores; cached in ~/.cache/hush-providers).');

@@ -53,10 +53,16 @@ async function main() {
       continue;
     }
     const uri = DEFAULT_PULLS[kind];
-    const partial = TINY_MODEL_FILES[kind].replace(/\.gguf$/, ".download.gguf");
+    const partial = TINY_MODEL_FILES[kind].replace(/\.gguf$/, '.download.gguf');
     console.log(`${kind}: fetching ${uri}`);
     rmSync(join(dir, partial), { force: true });
-    const downloader = await mod.createModelDownloader({ modelUri: uri, dirPath: dir, fileName: partial, showCliProgress: process.stdout.isTTY, skipExisting: false });
+    const downloader = await mod.createModelDownloader({
+      modelUri: uri,
+      dirPath: dir,
+      fileName: partial,
+      showCliProgress: process.stdout.isTTY,
+      skipExisting: false,
+    });
     const downloaded = await downloader.download();
     renameSync(downloaded, target);
     console.log(`${kind}: ${target} (${(downloader.totalSize / 1e6).toFixed(0)} MB)`);

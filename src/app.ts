@@ -65,7 +65,7 @@ export function configureApp(app: GatewayApp, options: GatewayOptions = {}): voi
       .setTitle('hush gateway')
       .setDescription(
         'An OpenAI-compatible gateway over the LLMs, embedders and rerankers named in the providers config. ' +
-          '`model` is a configured name (GET /v1/models). Errors use OpenAI\'s shape `{ error: { message, type, param, code } }`.',
+          "`model` is a configured name (GET /v1/models). Errors use OpenAI's shape `{ error: { message, type, param, code } }`.",
       )
       .setVersion('0.1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of GATEWAY_API_KEYS (only when it is set)' })
@@ -80,16 +80,11 @@ export function configureApp(app: GatewayApp, options: GatewayOptions = {}): voi
  * PROVIDERS_CONFIG (else config/providers.yaml) and client keys from GATEWAY_API_KEYS; shuts down
  * cleanly on SIGTERM/SIGINT. `env` defaults to process.env (tests pass their own).
  */
-export async function bootstrap(
-  options: { env?: Readonly<Record<string, string | undefined>>; app?: NestApplicationOptions } = {},
-): Promise<GatewayApp> {
+export async function bootstrap(options: { env?: Readonly<Record<string, string | undefined>>; app?: NestApplicationOptions } = {}): Promise<GatewayApp> {
   const env = options.env ?? process.env;
   const port = parsePort(env.PORT);
   const host = env.HOST || '127.0.0.1';
-  const app = await createApp(
-    { providers: { env }, apiKeys: apiKeysFromEnv(env), bodyLimit: env.GATEWAY_BODY_LIMIT || undefined },
-    options.app,
-  );
+  const app = await createApp({ providers: { env }, apiKeys: apiKeysFromEnv(env), bodyLimit: env.GATEWAY_BODY_LIMIT || undefined }, options.app);
   app.enableShutdownHooks();
   await app.listen(port, host);
   const url = await app.getUrl();

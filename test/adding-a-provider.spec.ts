@@ -5,7 +5,18 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { parse } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getEmbedderToken, getRerankerToken, InjectEmbedder, InjectReranker, ProviderError, ProvidersConfigError, ProvidersModule, type Embedder, type ProvidersConfig, type Reranker } from '@hush/providers';
+import {
+  getEmbedderToken,
+  getRerankerToken,
+  InjectEmbedder,
+  InjectReranker,
+  ProviderError,
+  ProvidersConfigError,
+  ProvidersModule,
+  type Embedder,
+  type ProvidersConfig,
+  type Reranker,
+} from '@hush/providers';
 import { ServiceFake } from '@hush/providers/testing';
 import { acmeService, acmeVector } from './guide/acme-service.js';
 import { acmeEmbedder } from './guide/acme.embedder.js';
@@ -39,7 +50,12 @@ function configFromGuide(kind: 'embedding' | 'reranker'): ProvidersConfig {
 describe('docs/adding-a-provider.md', () => {
   it('shows exactly the code this test runs', () => {
     const blocks = [...guide.matchAll(/<!-- file: (\S+) -->\n```ts\n([\s\S]*?)```/g)];
-    expect(blocks.map((b) => b[1])).toEqual(['test/guide/acme.embedder.ts', 'test/guide/acme-service.ts', 'test/guide/acme.conformance.spec.ts', 'test/guide/acme.reranker.ts']);
+    expect(blocks.map((b) => b[1])).toEqual([
+      'test/guide/acme.embedder.ts',
+      'test/guide/acme-service.ts',
+      'test/guide/acme.conformance.spec.ts',
+      'test/guide/acme.reranker.ts',
+    ]);
     for (const [, file, code] of blocks) expect(code, file).toBe(readFileSync(join(root, file!), 'utf8'));
   });
 
@@ -105,8 +121,14 @@ describe('docs/adding-a-provider.md', () => {
       embedding: { docs: { type: 'acme', model: 'm', apiKey: 'wrong-key-12345', baseUrl: acme.baseUrl } },
       reranker: { default: { type: 'acme', model: 'm', apiKey: 'wrong-key-12345', baseUrl: acme.baseUrl } },
     });
-    const embedError = await module.get<Embedder>(getEmbedderToken('docs')).embed('q').catch((e: unknown) => e);
-    const rerankError = await module.get<Reranker>(getRerankerToken('default')).rerank('q', ['a']).catch((e: unknown) => e);
+    const embedError = await module
+      .get<Embedder>(getEmbedderToken('docs'))
+      .embed('q')
+      .catch((e: unknown) => e);
+    const rerankError = await module
+      .get<Reranker>(getRerankerToken('default'))
+      .rerank('q', ['a'])
+      .catch((e: unknown) => e);
     expect(embedError).toBeInstanceOf(ProviderError);
     expect(embedError).toMatchObject({ status: 401, retryable: false, instance: 'docs', type: 'acme', kind: 'embedding' });
     expect((embedError as Error).message).toBe('embedding "docs" (acme): upstream answered 401 Unauthorized: bad key');

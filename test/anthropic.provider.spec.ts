@@ -25,7 +25,9 @@ afterEach(async () => {
 
 /** Boots one `anthropic` LLM named "claude" (plus any keys given), no retries unless asked. */
 async function claude(entry: Record<string, unknown> = {}): Promise<LLM> {
-  app = await boot({ llm: { claude: { type: 'anthropic', model: 'claude-sonnet-4-5', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [anthropicLLM]);
+  app = await boot({ llm: { claude: { type: 'anthropic', model: 'claude-sonnet-4-5', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [
+    anthropicLLM,
+  ]);
   return app.registry.llm('claude');
 }
 
@@ -59,7 +61,18 @@ describe('anthropic config', () => {
 
   it('takes maxTokens from an environment variable, and sends betas as anthropic-beta', async () => {
     app = await boot(
-      { llm: { claude: { type: 'anthropic', model: 'claude-haiku-4-5', apiKey: API_KEY, baseUrl: fake.baseUrl, maxTokens: '${MAX_TOKENS}', betas: ['a-2025-01-01', 'b-2025-02-02'] } } },
+      {
+        llm: {
+          claude: {
+            type: 'anthropic',
+            model: 'claude-haiku-4-5',
+            apiKey: API_KEY,
+            baseUrl: fake.baseUrl,
+            maxTokens: '${MAX_TOKENS}',
+            betas: ['a-2025-01-01', 'b-2025-02-02'],
+          },
+        },
+      },
       [anthropicLLM],
       { MAX_TOKENS: '2048' },
     );
@@ -160,7 +173,13 @@ describe('anthropic generate', () => {
       { role: 'tool', tool_call_id: 'toolu_2', content: [{ type: 'text', text: 'sun' }] },
       { role: 'user', content: 'Summarize.' },
       { role: 'assistant', content: '' },
-      { role: 'assistant', content: [{ type: 'text', text: 'Rain today, ' }, { type: 'text', text: 'sun tomorrow.' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Rain today, ' },
+          { type: 'text', text: 'sun tomorrow.' },
+        ],
+      },
       { role: 'user', content: 'Thanks' },
     ];
     const completion = await llm.generate(messages);
@@ -194,7 +213,13 @@ describe('anthropic generate', () => {
           { type: 'text', text: 'Summarize.' },
         ],
       },
-      { role: 'assistant', content: [{ type: 'text', text: 'Rain today, ' }, { type: 'text', text: 'sun tomorrow.' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Rain today, ' },
+          { type: 'text', text: 'sun tomorrow.' },
+        ],
+      },
       { role: 'user', content: 'Thanks' },
     ]);
   });
@@ -209,7 +234,13 @@ describe('anthropic generate', () => {
     ]);
     expect(fake.lastRequest!.body.messages.slice(1)).toEqual([
       { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_9', name: 'clock', input: {} }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_9', content: '12:00' }, { type: 'text', text: 'quickly please' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_9', content: '12:00' },
+          { type: 'text', text: 'quickly please' },
+        ],
+      },
     ]);
   });
 
@@ -218,11 +249,19 @@ describe('anthropic generate', () => {
     const tools = [
       {
         type: 'function' as const,
-        function: { name: 'lookup', description: 'Looks a word up.', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
+        function: {
+          name: 'lookup',
+          description: 'Looks a word up.',
+          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+        },
       },
       { type: 'function' as const, function: { name: 'now' } },
     ];
-    const completion = await llm.generate(user('define zephyr'), { tools, tool_choice: { type: 'function', function: { name: 'lookup' } }, parallel_tool_calls: false });
+    const completion = await llm.generate(user('define zephyr'), {
+      tools,
+      tool_choice: { type: 'function', function: { name: 'lookup' } },
+      parallel_tool_calls: false,
+    });
     const body = fake.lastRequest!.body;
     expect(body.tools).toEqual([
       { name: 'lookup', description: 'Looks a word up.', input_schema: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
@@ -284,7 +323,11 @@ describe('anthropic generate', () => {
       [user('x'), { n: 2 }, /n = 2/],
       [user('x'), { response_format: { type: 'json_object' } }, /response_format "json_object"/],
       [[{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }], {}, /"input_audio" part/],
-      [[{ role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{not json' } }] }], {}, /arguments is not valid JSON/],
+      [
+        [{ role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{not json' } }] }],
+        {},
+        /arguments is not valid JSON/,
+      ],
       [[{ role: 'function', name: 'f', content: 'x' } as ChatCompletionMessageParam], {}, /role "function"/],
     ];
     for (const [messages, options, pattern] of cases) {
@@ -305,7 +348,9 @@ describe('anthropic stream', () => {
     expect(body).toEqual({ model: 'claude-sonnet-4-5', max_tokens: 4096, messages: user('one two three'), temperature: 0, stream: true });
     expect(fake.lastRequest!.headers.accept).toBe('text/event-stream');
 
-    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === `msg_fake${fake.lastRequest!.seq}` && c.model === 'claude-sonnet-4-5')).toBe(true);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === `msg_fake${fake.lastRequest!.seq}` && c.model === 'claude-sonnet-4-5')).toBe(
+      true,
+    );
     expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
     expect(chunks.slice(1, -2).map((c) => c.choices[0]!.delta.content)).toEqual(['echo:', ' one', ' two', ' three']);
     expect(textOf(chunks)).toBe('echo: one two three');
@@ -326,11 +371,22 @@ describe('anthropic stream', () => {
       ],
       stopReason: 'tool_use',
     });
-    const chunks = await collect(llm.stream(user('weather?'), { tools: [{ type: 'function', function: { name: 'weather' } }, { type: 'function', function: { name: 'time' } }] }));
+    const chunks = await collect(
+      llm.stream(user('weather?'), {
+        tools: [
+          { type: 'function', function: { name: 'weather' } },
+          { type: 'function', function: { name: 'time' } },
+        ],
+      }),
+    );
     expect(textOf(chunks)).toBe('Let me check.');
     const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(calls[0]).toEqual({ index: 0, id: 'toolu_x', type: 'function', function: { name: 'weather', arguments: '' } });
-    const args = (index: number) => calls.filter((c) => c.index === index).map((c) => c.function?.arguments ?? '').join('');
+    const args = (index: number) =>
+      calls
+        .filter((c) => c.index === index)
+        .map((c) => c.function?.arguments ?? '')
+        .join('');
     expect(calls.filter((c) => c.index === 0 && !c.id).length).toBeGreaterThanOrEqual(2);
     expect(JSON.parse(args(0))).toEqual({ city: 'Paris', unit: 'c' });
     expect(calls.find((c) => c.index === 1 && c.id)).toEqual({ index: 1, id: 'toolu_y', type: 'function', function: { name: 'time', arguments: '' } });
@@ -400,7 +456,7 @@ describe('anthropic stream', () => {
 });
 
 describe('anthropic errors', () => {
-  it('401: not retryable, Anthropic\'s message, and no key anywhere', async () => {
+  it("401: not retryable, Anthropic's message, and no key anywhere", async () => {
     const llm = await claude({ apiKey: WRONG_KEY });
     const err = await rejection(() => llm.generate(user('hi')));
     expect(fake.lastRequest!.headers['x-api-key']).toBe(WRONG_KEY);
@@ -439,7 +495,7 @@ describe('anthropic errors', () => {
     expect(fake.requests).toHaveLength(5);
   });
 
-  it('a 400 from the API (here: a temperature out of Anthropic\'s range) is not retried', async () => {
+  it("a 400 from the API (here: a temperature out of Anthropic's range) is not retried", async () => {
     const llm = await claude({ maxRetries: 2 });
     const err = await rejection(() => llm.generate(user('x'), { temperature: 1.5 }));
     expect(err).toMatchObject({ status: 400, retryable: false });
@@ -479,10 +535,14 @@ describe('anthropic abort', () => {
 });
 
 describe('anthropic fake server', () => {
-  it("answers like the API without the version header or with an unknown body key, and closes hanging connections on close()", async () => {
+  it('answers like the API without the version header or with an unknown body key, and closes hanging connections on close()', async () => {
     const own = await AnthropicFakeServer.start({ apiKey: API_KEY });
     const send = (headers: Record<string, string>, body: unknown) =>
-      fetch(`${own.baseUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers }, body: JSON.stringify(body) });
+      fetch(`${own.baseUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, ...headers },
+        body: JSON.stringify(body),
+      });
     const noVersion = await send({}, { model: 'm', max_tokens: 5, messages: user('x') });
     expect(noVersion.status).toBe(400);
     expect(await noVersion.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
@@ -490,7 +550,10 @@ describe('anthropic fake server', () => {
     expect(await extra.json()).toMatchObject({ error: { message: 'seed: Extra inputs are not permitted' } });
 
     own.hangNext();
-    const pending = send({ 'anthropic-version': '2023-06-01' }, { model: 'm', max_tokens: 5, messages: user('x') }).then(() => 'answered', () => 'failed');
+    const pending = send({ 'anthropic-version': '2023-06-01' }, { model: 'm', max_tokens: 5, messages: user('x') }).then(
+      () => 'answered',
+      () => 'failed',
+    );
     await own.waitFor((r) => r.length === 3);
     await own.close();
     expect(await pending).toBe('failed');

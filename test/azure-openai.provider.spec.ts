@@ -33,12 +33,17 @@ afterEach(async () => {
 });
 
 async function azureLLM(entry: Record<string, unknown> = {}): Promise<LLM> {
-  app = await boot({ llm: { gpt: { type: 'azure-openai', endpoint: chat.endpoint, deployment: 'gpt4o-prod', apiKey: API_KEY, maxRetries: 0, ...entry } } }, [azureOpenAILLM]);
+  app = await boot({ llm: { gpt: { type: 'azure-openai', endpoint: chat.endpoint, deployment: 'gpt4o-prod', apiKey: API_KEY, maxRetries: 0, ...entry } } }, [
+    azureOpenAILLM,
+  ]);
   return app.registry.llm('gpt');
 }
 
 async function azureEmbedder(entry: Record<string, unknown> = {}): Promise<Embedder> {
-  app = await boot({ embedding: { docs: { type: 'azure-openai', endpoint: emb.endpoint, deployment: 'embed-large', apiKey: API_KEY, maxRetries: 0, ...entry } } }, [azureOpenAIEmbedder]);
+  app = await boot(
+    { embedding: { docs: { type: 'azure-openai', endpoint: emb.endpoint, deployment: 'embed-large', apiKey: API_KEY, maxRetries: 0, ...entry } } },
+    [azureOpenAIEmbedder],
+  );
   return app.registry.embedder('docs');
 }
 
@@ -60,7 +65,16 @@ describe('azure-openai config', () => {
     );
     expect(err).toBeInstanceOf(ProvidersConfigError);
     const message = String(err.message);
-    for (const path of ['llm.a.endpoint', 'llm.a.deployment', 'llm.b.endpoint', 'llm.c.apiVersion', 'llm.d.deployment', 'llm.d.baseUrl', 'embedding.e.endpoint', 'embedding.e.apiKey']) {
+    for (const path of [
+      'llm.a.endpoint',
+      'llm.a.deployment',
+      'llm.b.endpoint',
+      'llm.c.apiVersion',
+      'llm.d.deployment',
+      'llm.d.baseUrl',
+      'embedding.e.endpoint',
+      'embedding.e.apiKey',
+    ]) {
       expect(message).toContain(path);
     }
     expect(message).not.toContain('llm.a.apiVersion');
@@ -95,7 +109,19 @@ describe('azure-openai llm', () => {
     const preview = await OpenAIFakeServer.start({ apiKey: API_KEY, azure: { deployment: 'gpt4o-prod', apiVersion: '2025-04-01-preview' } });
     try {
       app = await boot(
-        { llm: { gpt: { type: 'azure-openai', endpoint: `${preview.endpoint}/`, deployment: 'gpt4o-prod', apiVersion: '2025-04-01-preview', model: 'gpt-4o', apiKey: API_KEY, headers: { 'X-Team': 'search' } } } },
+        {
+          llm: {
+            gpt: {
+              type: 'azure-openai',
+              endpoint: `${preview.endpoint}/`,
+              deployment: 'gpt4o-prod',
+              apiVersion: '2025-04-01-preview',
+              model: 'gpt-4o',
+              apiKey: API_KEY,
+              headers: { 'X-Team': 'search' },
+            },
+          },
+        },
         [azureOpenAILLM],
       );
       await app.registry.llm('gpt').generate(user('x'));
@@ -123,9 +149,16 @@ describe('azure-openai llm', () => {
       headers: { 'api-key': API_KEY, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt4o-prod', messages: user('hi'), stream: true, stream_options: { include_usage: true } }),
     });
-    const frames = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    const frames = (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => l.slice(6));
     expect(JSON.parse(frames[0]!)).toEqual({
-      choices: [], created: 0, id: '', model: '', object: '',
+      choices: [],
+      created: 0,
+      id: '',
+      model: '',
+      object: '',
       prompt_filter_results: [{ prompt_index: 0, content_filter_results: { ...AZURE_SAFE, jailbreak: { filtered: false, detected: false } } }],
     });
     expect(JSON.parse(frames[2]!).choices[0].content_filter_results).toEqual(AZURE_SAFE);
@@ -144,9 +177,17 @@ describe('azure-openai llm', () => {
     // offsets and no delta), and a chunk with content but Azure's empty id, object and model.
     const bare = { created: 0, id: '', model: '', object: '' };
     const verdictOnly = { ...bare, choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: AZURE_SAFE }] };
-    const annotation = { ...bare, choices: [{ index: 0, finish_reason: null, content_filter_results: AZURE_SAFE, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 12 } }] };
+    const annotation = {
+      ...bare,
+      choices: [
+        { index: 0, finish_reason: null, content_filter_results: AZURE_SAFE, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 12 } },
+      ],
+    };
     const content = { ...bare, choices: [{ index: 0, delta: { content: ' more' }, finish_reason: null, content_filter_results: AZURE_SAFE }] };
-    chat.enqueue({ kind: 'mutate', sse: (lines) => [...lines.slice(0, 4), JSON.stringify(verdictOnly), JSON.stringify(annotation), JSON.stringify(content), ...lines.slice(4)] });
+    chat.enqueue({
+      kind: 'mutate',
+      sse: (lines) => [...lines.slice(0, 4), JSON.stringify(verdictOnly), JSON.stringify(annotation), JSON.stringify(content), ...lines.slice(4)],
+    });
     const chunks = await collect(llm.stream(user('one two three')));
     expect(chunks).toHaveLength(plain.length + 1);
     const id = chunks[0]!.id;
@@ -163,8 +204,12 @@ describe('azure-openai llm', () => {
     const names = ['AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_ENDPOINT', 'OPENAI_API_VERSION', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_API_KEY'] as const;
     const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
     Object.assign(process.env, {
-      AZURE_OPENAI_API_KEY: 'env-key-000000000000', AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9', OPENAI_API_VERSION: '2023-05-15',
-      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_ORG_ID: 'org-env', OPENAI_API_KEY: 'sk-env-000000000000',
+      AZURE_OPENAI_API_KEY: 'env-key-000000000000',
+      AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9',
+      OPENAI_API_VERSION: '2023-05-15',
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+      OPENAI_ORG_ID: 'org-env',
+      OPENAI_API_KEY: 'sk-env-000000000000',
     });
     try {
       const llm = await azureLLM();
@@ -200,7 +245,11 @@ describe('azure-openai llm', () => {
     await app!.close();
 
     const llm = await azureLLM();
-    chat.failNext(429, { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded token rate limit. Please retry after 2 seconds.' }, { headers: { 'retry-after': '2' } });
+    chat.failNext(
+      429,
+      { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded token rate limit. Please retry after 2 seconds.' },
+      { headers: { 'retry-after': '2' } },
+    );
     expect(await rejection(() => llm.generate(user('x')))).toMatchObject({ status: 429, retryable: true, retryAfterMs: 2000 });
     chat.failNext(500);
     expect(await rejection(() => llm.generate(user('x')))).toMatchObject({ status: 500, retryable: true });
@@ -334,7 +383,7 @@ describe('azure-openai with a Microsoft Entra ID token provider', () => {
     const missing = await rejection(() => bootWith({ tokenProvider: 'entra' }, {}));
     expect(missing).toBeInstanceOf(ProvidersConfigError);
     expect(missing.message).toContain(
-      'llm.gpt: could not be created: tokenProvider "entra" is not among the module\'s token providers (none given). Pass it to ProvidersModule.forRoot({ tokenProviders: { entra: getBearerTokenProvider(credential, \'https://cognitiveservices.azure.com/.default\') } }).',
+      "llm.gpt: could not be created: tokenProvider \"entra\" is not among the module's token providers (none given). Pass it to ProvidersModule.forRoot({ tokenProviders: { entra: getBearerTokenProvider(credential, 'https://cognitiveservices.azure.com/.default') } }).",
     );
   });
 });

@@ -12,7 +12,9 @@ import { ProvidersConfigError, ProvidersModule } from '@hush/providers';
  * must name, as `line:column key.path: message`. No secret written in a file may appear in the error.
  */
 const dir = join(import.meta.dirname, 'fixtures', 'bad-config');
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const SECRET = /sk-test-corpus-\d{4}/g;
 
 describe('bad-config corpus', () => {
@@ -22,18 +24,26 @@ describe('bad-config corpus', () => {
 
   it.each(files)('%s', async (file) => {
     const text = readFileSync(join(dir, file), 'utf8');
-    const expected = text.split('\n').filter((l) => l.startsWith('# expect: ')).map((l) => l.slice('# expect: '.length));
+    const expected = text
+      .split('\n')
+      .filter((l) => l.startsWith('# expect: '))
+      .map((l) => l.slice('# expect: '.length));
     expect(expected.length).toBeGreaterThan(0);
 
     const error = await Test.createTestingModule({
       imports: [ProvidersModule.forRoot({ cwd: dir, configPath: file, env: { HUSH_CORPUS_EMPTY: '' } })],
     })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(ProvidersConfigError);
     const issues = (error as ProvidersConfigError).issues;
     expect(issues.every((i) => i.file === file)).toBe(true);
-    const named = issues.map((i) => [i.line !== undefined ? `${i.line}:${i.column}` : undefined, i.path ? `${i.path}:` : undefined, i.message].filter(Boolean).join(' '));
+    const named = issues.map((i) =>
+      [i.line !== undefined ? `${i.line}:${i.column}` : undefined, i.path ? `${i.path}:` : undefined, i.message].filter(Boolean).join(' '),
+    );
     expect(named).toEqual(expected);
 
     for (const secret of text.match(SECRET) ?? []) {

@@ -17,7 +17,15 @@ describe('retries', () => {
   it('retries retryable failures up to maxRetries, then succeeds', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 2 } });
     const driver = drivers.get('chat')!;
-    driver.steps.push(async () => { throw upstream(500); }, async () => { throw upstream(503); }, async () => 'third time');
+    driver.steps.push(
+      async () => {
+        throw upstream(500);
+      },
+      async () => {
+        throw upstream(503);
+      },
+      async () => 'third time',
+    );
     const answer = await registry.llm('chat').generate(user);
     expect(answer.choices[0]!.message.content).toBe('third time');
     expect(driver.calls).toHaveLength(3);
@@ -26,7 +34,18 @@ describe('retries', () => {
   it('waits no longer than backoffMaxMs between attempts', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 3, backoffBaseMs: 10_000, backoffMaxMs: 30 } });
     const driver = drivers.get('chat')!;
-    driver.steps.push(async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => { throw upstream(503); }, async () => 'fourth');
+    driver.steps.push(
+      async () => {
+        throw upstream(503);
+      },
+      async () => {
+        throw upstream(503);
+      },
+      async () => {
+        throw upstream(503);
+      },
+      async () => 'fourth',
+    );
     const started = performance.now();
     expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('fourth');
     // Three waits of at most 30 ms each, where the uncapped curve would wait a random part of 10 + 20 + 40 s.
@@ -37,21 +56,36 @@ describe('retries', () => {
   it('gives up after maxRetries with the last error', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 1 } });
     const driver = drivers.get('chat')!;
-    driver.steps.push(async () => { throw upstream(500); }, async () => { throw upstream(502); }, async () => 'never');
+    driver.steps.push(
+      async () => {
+        throw upstream(500);
+      },
+      async () => {
+        throw upstream(502);
+      },
+      async () => 'never',
+    );
     await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 502 });
     expect(driver.calls).toHaveLength(2);
   });
 
   it('never retries a non-retryable failure', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 3 } });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(400); });
+    drivers.get('chat')!.steps.push(async () => {
+      throw upstream(400);
+    });
     await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 400, retryable: false });
     expect(drivers.get('chat')!.calls).toHaveLength(1);
   });
 
   it('waits as long as Retry-After says', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 1 } });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 300 }); }, async () => 'ok');
+    drivers.get('chat')!.steps.push(
+      async () => {
+        throw upstream(429, { retryAfterMs: 300 });
+      },
+      async () => 'ok',
+    );
     const started = performance.now();
     await registry.llm('chat').generate(user);
     const took = performance.now() - started;
@@ -62,7 +96,12 @@ describe('retries', () => {
   it('does not wait for a Retry-After that would overrun the deadline', async () => {
     // Refused at once, where waiting would last until the deadline, 3 s on.
     const { registry, drivers } = await setup({ chat: { maxRetries: 2, timeoutMs: 3_000 } });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 10_000 }); }, async () => 'never');
+    drivers.get('chat')!.steps.push(
+      async () => {
+        throw upstream(429, { retryAfterMs: 10_000 });
+      },
+      async () => 'never',
+    );
     const started = performance.now();
     await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 429 });
     expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
@@ -76,12 +115,17 @@ describe('deadline and cancellation', () => {
     let driverSawAbort = false;
     drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (driverSawAbort = true)));
     const started = performance.now();
-    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user)
+      .catch((e: unknown) => e);
     // The driver never answers: without the deadline, the call would hang.
     expect(performance.now() - started).toBeLessThan(150 + AT_ONCE_MS);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ code: 'timeout', instance: 'chat', type: 'scripted' });
-    expect((error as Error).message).toBe("llm \"chat\" (scripted): no answer within timeoutMs 150 ms (1 attempt, retries and fallbacks included). Raise timeoutMs, or look at the upstream's health.");
+    expect((error as Error).message).toBe(
+      'llm "chat" (scripted): no answer within timeoutMs 150 ms (1 attempt, retries and fallbacks included). Raise timeoutMs, or look at the upstream\'s health.',
+    );
     expect(driverSawAbort).toBe(true);
   });
 
@@ -93,7 +137,9 @@ describe('deadline and cancellation', () => {
 
   it('rejects with an AbortError at once when the caller aborts, even while waiting to retry', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 3 } });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(429, { retryAfterMs: 10_000 }); });
+    drivers.get('chat')!.steps.push(async () => {
+      throw upstream(429, { retryAfterMs: 10_000 });
+    });
     const controller = new AbortController();
     const pending = registry.llm('chat').generate(user, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
@@ -122,7 +168,14 @@ describe('diagnostics channels', () => {
     const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
     const { PROVIDER_RETRY_CHANNEL, PROVIDER_FALLBACK_CHANNEL } = await import('@hush/providers');
     const { registry, drivers } = await setup({ chat: { maxRetries: 1, backoffMaxMs: 5, fallbacks: ['backup'] }, backup: {} });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(503); }, async () => { throw upstream(502); });
+    drivers.get('chat')!.steps.push(
+      async () => {
+        throw upstream(503);
+      },
+      async () => {
+        throw upstream(502);
+      },
+    );
     drivers.get('backup')!.steps.push(async () => 'saved');
     const events: unknown[] = [];
     const onRetry = (e: unknown) => void events.push({ retry: e });
@@ -146,7 +199,10 @@ describe('attemptTimeoutMs', () => {
   it('abandons a hung attempt and retries, within the call deadline', async () => {
     const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 100, timeoutMs: 5_000, maxRetries: 1 } });
     let firstSawAbort = false;
-    drivers.get('chat')!.steps.push((_, options) => waitForAbort(options).finally(() => (firstSawAbort = true)), async () => 'second attempt');
+    drivers.get('chat')!.steps.push(
+      (_, options) => waitForAbort(options).finally(() => (firstSawAbort = true)),
+      async () => 'second attempt',
+    );
     const started = performance.now();
     expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('second attempt');
     // The attempt timeout, then a backoff of at most 500 ms (the default base); a hung attempt left
@@ -159,7 +215,13 @@ describe('attemptTimeoutMs', () => {
     const { registry, drivers } = await setup({ chat: { attemptTimeoutMs: 100, maxRetries: 0, fallbacks: ['backup'] }, backup: {} });
     drivers.get('chat')!.steps.push((_, options) => waitForAbort(options));
     drivers.get('backup')!.steps.push(async () => 'from backup');
-    const error = await registry.llm('chat').generate(user).then((a) => a.choices[0]!.message.content, (e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user)
+      .then(
+        (a) => a.choices[0]!.message.content,
+        (e: unknown) => e,
+      );
     expect(error).toBe('from backup');
   });
 
@@ -177,22 +239,30 @@ describe('attemptTimeoutMs', () => {
 describe('fallbacks', () => {
   it('goes to the fallback after the primary fails retryably, under the same deadline', async () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 0, fallbacks: ['backup'] }, backup: {} });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(503); });
+    drivers.get('chat')!.steps.push(async () => {
+      throw upstream(503);
+    });
     drivers.get('backup')!.steps.push(async () => 'from backup');
     expect((await registry.llm('chat').generate(user)).choices[0]!.message.content).toBe('from backup');
   });
 
   it('does not fall back on a non-retryable failure', async () => {
     const { registry, drivers } = await setup({ chat: { fallbacks: ['backup'] }, backup: {} });
-    drivers.get('chat')!.steps.push(async () => { throw upstream(401); });
+    drivers.get('chat')!.steps.push(async () => {
+      throw upstream(401);
+    });
     await expect(registry.llm('chat').generate(user)).rejects.toMatchObject({ status: 401 });
     expect(drivers.get('backup')!.calls).toHaveLength(0);
   });
 
   it('follows fallbacks of fallbacks, each name once', async () => {
     const { registry, drivers } = await setup({ a: { maxRetries: 0, fallbacks: ['b'] }, b: { maxRetries: 0, fallbacks: ['c'] }, c: {} });
-    drivers.get('a')!.steps.push(async () => { throw upstream(500); });
-    drivers.get('b')!.steps.push(async () => { throw upstream(500); });
+    drivers.get('a')!.steps.push(async () => {
+      throw upstream(500);
+    });
+    drivers.get('b')!.steps.push(async () => {
+      throw upstream(500);
+    });
     drivers.get('c')!.steps.push(async () => 'c answered');
     expect((await registry.llm('a').generate(user)).choices[0]!.message.content).toBe('c answered');
   });
@@ -209,14 +279,30 @@ describe('streams', () => {
     const { registry, drivers } = await setup({ chat: { maxRetries: 1, fallbacks: ['backup'] }, backup: {} });
     const chat = drivers.get('chat')!;
     chat.streamSteps.push(
-      () => (async function* () { throw upstream(503); })(),
-      () => (async function* () { throw upstream(503); })(),
+      () =>
+        (async function* () {
+          throw upstream(503);
+        })(),
+      () =>
+        (async function* () {
+          throw upstream(503);
+        })(),
     );
-    drivers.get('backup')!.streamSteps.push(() => (async function* () { yield 'b1'; yield 'b2'; })());
+    drivers.get('backup')!.streamSteps.push(() =>
+      (async function* () {
+        yield 'b1';
+        yield 'b2';
+      })(),
+    );
     expect(await collect(registry.llm('chat').stream(user))).toEqual(['b1', 'b2']);
     expect(chat.calls).toHaveLength(2);
 
-    chat.streamSteps.push(() => (async function* () { yield 'a1'; throw upstream(503); })());
+    chat.streamSteps.push(() =>
+      (async function* () {
+        yield 'a1';
+        throw upstream(503);
+      })(),
+    );
     const seen: string[] = [];
     const error = await (async () => {
       for await (const chunk of registry.llm('chat').stream(user)) seen.push(chunk.choices[0]!.delta.content!);

@@ -100,10 +100,13 @@ describe('config files and overlays', () => {
 
   it('merges several configPath files in order (later wins), and inline config over all of them', async () => {
     const c = files({
-      'a.yaml': 'llm:\n  chat: { type: openai-compatible, baseUrl: "http://127.0.0.1:1/v1", model: a }\n  other: { type: openai-compatible, baseUrl: "http://127.0.0.1:1/v1", model: o }\n',
+      'a.yaml':
+        'llm:\n  chat: { type: openai-compatible, baseUrl: "http://127.0.0.1:1/v1", model: a }\n  other: { type: openai-compatible, baseUrl: "http://127.0.0.1:1/v1", model: o }\n',
       'b.yaml': 'llm:\n  chat: { model: b }\ndefaults: { llm: other }\n',
     });
-    const registry = (await boot({ cwd: c.dir, env: {}, configPath: ['a.yaml', 'b.yaml'], config: { llm: { other: { model: 'inline' } as never } } })).get(ProvidersRegistry);
+    const registry = (await boot({ cwd: c.dir, env: {}, configPath: ['a.yaml', 'b.yaml'], config: { llm: { other: { model: 'inline' } as never } } })).get(
+      ProvidersRegistry,
+    );
     expect(registry.llm('chat').model).toBe('b');
     expect(registry.llm().model).toBe('inline');
   });
@@ -116,7 +119,13 @@ describe('config files and overlays', () => {
 
   it('accepts inline config alone, with no file at all', async () => {
     const c = files({});
-    const registry = (await boot({ cwd: c.dir, env: {}, config: { embedding: { docs: { type: 'openai', model: 'text-embedding-3-small', apiKey: OPENAI_KEY, dimensions: 512 } } } })).get(ProvidersRegistry);
+    const registry = (
+      await boot({
+        cwd: c.dir,
+        env: {},
+        config: { embedding: { docs: { type: 'openai', model: 'text-embedding-3-small', apiKey: OPENAI_KEY, dimensions: 512 } } },
+      })
+    ).get(ProvidersRegistry);
     expect(registry.embedder('docs').dimensions).toBe(512);
   });
 });
@@ -143,7 +152,9 @@ describe('interpolation', () => {
 
 describe('interpolation of inline config', () => {
   it('interpolates inline strings too, and names the key path of an unset variable', async () => {
-    const registry = (await boot({ env: { M: 'from-env' }, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: '${M}' } } } })).get(ProvidersRegistry);
+    const registry = (
+      await boot({ env: { M: 'from-env' }, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: '${M}' } } } })
+    ).get(ProvidersRegistry);
     expect(registry.llm('chat').model).toBe('from-env');
     const error = await configError({ env: {}, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: '${M}' } } } });
     expect(error.issues).toEqual([
@@ -157,9 +168,17 @@ describe('config errors', () => {
     const c = files({ 'config/providers.yaml': 'llm:\n  chat:\n    type: openai\n    model: gpt-4o\n    apiKey: ${OPENAI_API_KEY}\n' });
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toEqual([
-      expect.objectContaining({ file: 'config/providers.yaml', line: 5, column: 13, path: 'llm.chat.apiKey', message: 'environment variable OPENAI_API_KEY is not set.' }),
+      expect.objectContaining({
+        file: 'config/providers.yaml',
+        line: 5,
+        column: 13,
+        path: 'llm.chat.apiKey',
+        message: 'environment variable OPENAI_API_KEY is not set.',
+      }),
     ]);
-    expect(error.message).toContain('config/providers.yaml:5:13 llm.chat.apiKey: environment variable OPENAI_API_KEY is not set. Set OPENAI_API_KEY, or give a fallback: ${OPENAI_API_KEY:-value}.');
+    expect(error.message).toContain(
+      'config/providers.yaml:5:13 llm.chat.apiKey: environment variable OPENAI_API_KEY is not set. Set OPENAI_API_KEY, or give a fallback: ${OPENAI_API_KEY:-value}.',
+    );
   });
 
   it('refuses malformed and unclosed references', async () => {
@@ -176,7 +195,9 @@ describe('config errors', () => {
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]).toMatchObject({ line: 3, column: 5, path: 'llm.chat.type', message: 'Unknown llm type "opnai".' });
-    expect(error.issues[0]!.hint).toBe('Did you mean "openai"? Known llm types: anthropic, azure-openai, gemini, llama-cpp, openai, openai-compatible (register more through forRoot({ providers: [...] })).');
+    expect(error.issues[0]!.hint).toBe(
+      'Did you mean "openai"? Known llm types: anthropic, azure-openai, gemini, llama-cpp, openai, openai-compatible (register more through forRoot({ providers: [...] })).',
+    );
   });
 
   it('says when a type exists for another kind only', async () => {
@@ -197,7 +218,9 @@ describe('config errors', () => {
   });
 
   it('refuses values out of range, naming the value', async () => {
-    const c = files({ 'config/providers.yaml': 'embedding:\n  docs:\n    type: openai\n    model: m\n    apiKey: k-123456\n    dimensions: -5\n    timeoutMs: soon\n' });
+    const c = files({
+      'config/providers.yaml': 'embedding:\n  docs:\n    type: openai\n    model: m\n    apiKey: k-123456\n    dimensions: -5\n    timeoutMs: soon\n',
+    });
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
       '6:5 embedding.docs.dimensions: "dimensions" must not be less than 1; got -5.',
@@ -220,23 +243,45 @@ describe('config errors', () => {
   });
 
   it('refuses a name written twice in a section', async () => {
-    const c = files({ 'config/providers.yaml': 'llm:\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: a }\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: b }\n' });
+    const c = files({
+      'config/providers.yaml':
+        'llm:\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: a }\n  chat: { type: openai-compatible, baseUrl: "http://h/v1", model: b }\n',
+    });
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toEqual([
-      expect.objectContaining({ line: 3, column: 3, path: 'llm.chat', message: 'is written twice; the first is on line 2.', hint: 'Each name may appear once per section; rename or remove one.' }),
+      expect.objectContaining({
+        line: 3,
+        column: 3,
+        path: 'llm.chat',
+        message: 'is written twice; the first is on line 2.',
+        hint: 'Each name may appear once per section; rename or remove one.',
+      }),
     ]);
   });
 
   it('refuses a key written twice in an entry, naming its key path and the first one', async () => {
-    const c = files({ 'config/providers.yaml': 'llm:\n  chat:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    model: a\n    params: { temperature: 0.1, temperature: 0.2 }\n' });
+    const c = files({
+      'config/providers.yaml':
+        'llm:\n  chat:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    model: a\n    params: { temperature: 0.1, temperature: 0.2 }\n',
+    });
     const error = await configError({ cwd: c.dir, env: {} });
     expect(error.issues).toEqual([
-      { file: 'config/providers.yaml', line: 6, column: 33, path: 'llm.chat.params.temperature', message: 'is written twice; the first is on line 6.', hint: 'Each key may appear once in a map; remove one.' },
+      {
+        file: 'config/providers.yaml',
+        line: 6,
+        column: 33,
+        path: 'llm.chat.params.temperature',
+        message: 'is written twice; the first is on line 6.',
+        hint: 'Each key may appear once in a map; remove one.',
+      },
     ]);
   });
 
   it('refuses defaults naming a missing entry, always', async () => {
-    const error = await configError({ env: {}, config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: 'a' } }, defaults: { llm: 'chta' } } });
+    const error = await configError({
+      env: {},
+      config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: 'a' } }, defaults: { llm: 'chta' } },
+    });
     expect(error.issues).toEqual([
       expect.objectContaining({ path: 'defaults.llm', message: 'defaults.llm names "chta", which is not a configured llm entry.', hint: 'Configured: chat.' }),
     ]);
@@ -258,7 +303,10 @@ describe('config errors', () => {
     }
     const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config })], providers: [WantsDefault] })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(NoDefaultInstanceError);
     expect((error as Error).message).toBe(
       'No default LLM: there are 2 llm entries (a, b), none is named "default" and defaults.llm is not set. Set defaults.llm, or inject by name. (asked for by WantsDefault)',
@@ -347,7 +395,13 @@ describe('config errors', () => {
     });
     const error = await configError({ cwd: c.dir, env: {}, environment: 'staging' });
     expect(error.issues).toEqual([
-      expect.objectContaining({ file: 'config/providers.staging.yaml', line: 3, column: 5, path: 'llm.chat.maxRetries', message: '"maxRetries" must not be greater than 10; got 99.' }),
+      expect.objectContaining({
+        file: 'config/providers.staging.yaml',
+        line: 3,
+        column: 5,
+        path: 'llm.chat.maxRetries',
+        message: '"maxRetries" must not be greater than 10; got 99.',
+      }),
     ]);
   });
 });
@@ -358,7 +412,19 @@ describe('deployments', () => {
     const error = await configError({
       env: {},
       providers: [definition],
-      config: { llm: { chat: { type: 'scripted', model: 'm', timeoutMs: 1000, deployments: [{ label: 'a', weight: 2 }, { label: 'b', weight: -1, modle: 'x' }] } } },
+      config: {
+        llm: {
+          chat: {
+            type: 'scripted',
+            model: 'm',
+            timeoutMs: 1000,
+            deployments: [
+              { label: 'a', weight: 2 },
+              { label: 'b', weight: -1, modle: 'x' },
+            ],
+          },
+        },
+      },
     });
     expect(error.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'llm.chat.deployments[1].weight: "weight" must be a number above 0; got -1.',
@@ -371,7 +437,18 @@ describe('deployments', () => {
     const module = await boot({
       env: {},
       providers: [definition],
-      config: { llm: { chat: { type: 'scripted', model: 'm', deployments: [{ label: 'a', weight: 3 }, { label: 'b', weight: 1 }] } } },
+      config: {
+        llm: {
+          chat: {
+            type: 'scripted',
+            model: 'm',
+            deployments: [
+              { label: 'a', weight: 3 },
+              { label: 'b', weight: 1 },
+            ],
+          },
+        },
+      },
     });
     const chat = module.get(ProvidersRegistry).llm('chat');
     for (let i = 0; i < 400; i++) await chat.generate([{ role: 'user', content: 'x' }]);
@@ -396,7 +473,11 @@ describe('injection of named instances', () => {
       ) {}
     }
     const module = await boot(
-      { env: {}, providers: [definition], config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: 'm' } }, embedding: { docs: { type: 'scripted', model: 'e' } } } },
+      {
+        env: {},
+        providers: [definition],
+        config: { llm: { chat: { type: 'openai-compatible', baseUrl: 'http://h/v1', model: 'm' } }, embedding: { docs: { type: 'scripted', model: 'e' } } },
+      },
       [Search],
     );
     const search = module.get(Search);

@@ -34,7 +34,15 @@ describe('the YAML examples of the README and docs', () => {
     const config = parse(yaml) as object;
     const module = await Test.createTestingModule({
       // The token provider the Entra ID example names.
-      imports: [ProvidersModule.forRoot({ configPath: [], env, config, providers: [...validatingOnly, acmeEmbedder, acmeReranker], tokenProviders: { entra: () => 'example-token' } })],
+      imports: [
+        ProvidersModule.forRoot({
+          configPath: [],
+          env,
+          config,
+          providers: [...validatingOnly, acmeEmbedder, acmeReranker],
+          tokenProviders: { entra: () => 'example-token' },
+        }),
+      ],
     }).compile();
     const registry = module.get(ProvidersRegistry);
     expect(registry.names('llm').length + registry.names('embedding').length + registry.names('reranker').length).toBeGreaterThan(0);

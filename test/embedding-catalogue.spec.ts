@@ -4,14 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ProviderError,
-  ProvidersConfigError,
-  ProvidersModule,
-  ProvidersRegistry,
-  type AnyProviderDefinition,
-  type HttpTransport,
-} from '@hush/providers';
+import { ProviderError, ProvidersConfigError, ProvidersModule, ProvidersRegistry, type AnyProviderDefinition, type HttpTransport } from '@hush/providers';
 import { secretFieldsOf } from '../libs/providers/src/core/config-fields.js';
 import { CohereEmbedderConfig, cohereEmbedder } from '../libs/providers/src/providers/cohere/cohere.embedder.js';
 import { JinaEmbedderConfig, jinaEmbedder } from '../libs/providers/src/providers/jina/jina.embedder.js';
@@ -195,7 +188,9 @@ describe.each(CASES)('$service embedder', (c) => {
     const e = await embedder(c);
     const texts = Array.from({ length: c.limit + 1 }, (_, i) => `text-${i}`);
     const result = await e.embed(texts);
-    const sizes = fake().batches.map((b) => b.length).sort((a, b) => b - a);
+    const sizes = fake()
+      .batches.map((b) => b.length)
+      .sort((a, b) => b - a);
     expect(sizes).toEqual([c.limit, 1]);
     expect(result.embeddings).toEqual(vectorsOf(texts));
     if (c.plainUsage) expect(result.usage).toEqual({ promptTokens: texts.length, totalTokens: texts.length });
@@ -205,7 +200,11 @@ describe.each(CASES)('$service embedder', (c) => {
     const e = await embedder(c, { batchSize: 3 });
     const texts = Array.from({ length: 10 }, (_, i) => `t${i}`);
     const result = await e.embed(texts);
-    expect(fake().batches.map((b) => b.length).sort()).toEqual([1, 3, 3, 3]);
+    expect(
+      fake()
+        .batches.map((b) => b.length)
+        .sort(),
+    ).toEqual([1, 3, 3, 3]);
     expect(fake().batches.flat().sort()).toEqual([...texts].sort());
     expect(result.embeddings).toEqual(vectorsOf(texts));
   });
@@ -349,7 +348,13 @@ describe.each(CASES)('$service embedder', (c) => {
     const transport: HttpTransport = {
       request: async (request) => {
         seen.push(request.url);
-        return { status: 503, header: (name) => (name === 'content-type' ? 'application/json' : undefined), text: async () => '{}', events: async function* () {}, discard: () => undefined };
+        return {
+          status: 503,
+          header: (name) => (name === 'content-type' ? 'application/json' : undefined),
+          text: async () => '{}',
+          events: async function* () {},
+          discard: () => undefined,
+        };
       },
       close: async () => undefined,
     };
@@ -524,7 +529,13 @@ describe('cohere specifics', () => {
   it('uses the configured inputType when the call gives none, and sends truncate', async () => {
     const e = await embedder(c, { inputType: 'clustering', truncate: 'END' });
     await e.embed('x');
-    expect(fakes.cohere.lastRequest!.body).toEqual({ model: 'embed-v4.0', texts: ['x'], input_type: 'clustering', embedding_types: ['float'], truncate: 'END' });
+    expect(fakes.cohere.lastRequest!.body).toEqual({
+      model: 'embed-v4.0',
+      texts: ['x'],
+      input_type: 'clustering',
+      embedding_types: ['float'],
+      truncate: 'END',
+    });
     await e.embed('q', { inputType: 'query' });
     expect(fakes.cohere.lastRequest!.body.input_type).toBe('search_query');
   });
@@ -538,7 +549,12 @@ describe('cohere specifics', () => {
           providers: CATALOGUE,
           config: {
             embedding: {
-              docs: { ...c.entry, apiKey: '${COHERE_API_KEY}', baseUrl: fakes.cohere.baseUrl, headers: { 'X-Client-Name': 'hush', Authorization: 'Bearer nope-nope' } },
+              docs: {
+                ...c.entry,
+                apiKey: '${COHERE_API_KEY}',
+                baseUrl: fakes.cohere.baseUrl,
+                headers: { 'X-Client-Name': 'hush', Authorization: 'Bearer nope-nope' },
+              },
             },
           } as never,
         }),
@@ -558,7 +574,12 @@ describe('jina specifics', () => {
     const e = await embedder(c, { task: 'text-matching', normalized: true, truncate: true });
     await e.embed('x');
     expect(fakes.jina.lastRequest!.body).toEqual({
-      model: 'jina-embeddings-v3', input: ['x'], embedding_type: 'float', task: 'text-matching', normalized: true, truncate: true,
+      model: 'jina-embeddings-v3',
+      input: ['x'],
+      embedding_type: 'float',
+      task: 'text-matching',
+      normalized: true,
+      truncate: true,
     });
 
     const code = await embedder(c, { task: 'code.passage' });

@@ -444,7 +444,11 @@ describe('deployments and shutdown over HTTP', () => {
           config: {
             llm: {
               main: {
-                type: 'openai-compatible', model: 'fault-llm', maxRetries: 1, cooldownFailures: 2, cooldownMs: 60_000,
+                type: 'openai-compatible',
+                model: 'fault-llm',
+                maxRetries: 1,
+                cooldownFailures: 2,
+                cooldownMs: 60_000,
                 deployments: [{ baseUrl: primary.baseUrl }, { baseUrl: backup.baseUrl }],
               },
             },
@@ -476,7 +480,11 @@ describe('deployments and shutdown over HTTP', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(195);
     expect(performance.now() - started).toBeLessThan(200 + AT_ONCE_MS);
     const { error } = await pending;
-    expect(error).toMatchObject({ code: 'closed', retryable: false, message: `${subject.section} "main" (${subject.entry(primary).type}): aborted by shutdown after 200 ms of grace.` });
+    expect(error).toMatchObject({
+      code: 'closed',
+      retryable: false,
+      message: `${subject.section} "main" (${subject.entry(primary).type}): aborted by shutdown after 200 ms of grace.`,
+    });
     await primary.waitFor((reqs) => reqs[0]!.aborted, AT_ONCE_MS);
     await expect(subject.call(registry, 'main')).rejects.toMatchObject({ code: 'closed' });
   });
@@ -674,7 +682,11 @@ describe('HttpClient (the SSE reader of the HTTP types) over HTTP', () => {
     const started = performance.now();
     const events: string[] = [];
     try {
-      for await (const event of client.postSse('/chat/completions', { model: 'm', messages: [{ role: 'user', content: QUESTION }], stream: true }, controller.signal)) {
+      for await (const event of client.postSse(
+        '/chat/completions',
+        { model: 'm', messages: [{ role: 'user', content: QUESTION }], stream: true },
+        controller.signal,
+      )) {
         events.push(event.data);
       }
     } catch (error) {
@@ -697,7 +709,10 @@ describe('HttpClient (the SSE reader of the HTTP types) over HTTP', () => {
     primary.next('chat', { kind: 'huge', bytes: HUGE_BYTES });
     const error = await (async () => {
       for await (const _ of client.postSse('/chat/completions', body, new AbortController().signal));
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'response-too-large', retryable: false });
     expect((error as Error).message).toBe(
       'llm "sse" (test): one event of the stream is larger than maxResponseBytes (1048576 bytes); the rest was not read. Raise maxResponseBytes for this instance if answers this large are expected.',

@@ -16,7 +16,8 @@ afterAll(async () => {
 
 const missing = {
   error: {
-    message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+    message:
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
     type: 'invalid_request_error',
     param: null,
     code: 'missing_api_key',
@@ -86,7 +87,12 @@ describe('client authentication (GATEWAY_API_KEYS)', () => {
  * Starts a POST, writes only `first` of its body, and waits for the answer without sending the rest:
  * a server that reads the whole body before answering never answers here.
  */
-function answerBeforeBody(path: string, headers: Record<string, string>, first: string, waitMs = 3000): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
+function answerBeforeBody(
+  path: string,
+  headers: Record<string, string>,
+  first: string,
+  waitMs = 3000,
+): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
   return new Promise((resolve, reject) => {
     const req = request(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } });
     const timer = setTimeout(() => {
@@ -133,7 +139,11 @@ describe('the key is checked before the body is read', () => {
     const res = await answerBeforeBody('/v1/chat/completions', { 'transfer-encoding': 'chunked' }, '{"model": "chat", "messages": [');
     expect(res.status).toBe(401);
     expect(res.body).toEqual(missing);
-    const wrongKey = await answerBeforeBody('/v2/rerank', { 'transfer-encoding': 'chunked', authorization: 'Bearer gw-key-one-aaaaaaab' }, '{"model": "rerank"');
+    const wrongKey = await answerBeforeBody(
+      '/v2/rerank',
+      { 'transfer-encoding': 'chunked', authorization: 'Bearer gw-key-one-aaaaaaab' },
+      '{"model": "rerank"',
+    );
     expect(wrongKey.status).toBe(401);
     expect(wrongKey.body).toEqual(wrong);
     expect(gw.upstream.requests).toHaveLength(before);

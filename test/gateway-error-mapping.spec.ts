@@ -15,7 +15,9 @@ describe('providerErrorToOpenAI', () => {
   it('passes an upstream client error on with its status, code, param and type', () => {
     for (const status of [400, 404, 413, 422]) {
       const out = mapped(`${LABEL}: upstream answered ${status}: too long (request id req_1)`, {
-        status, code: 'http', upstream: { code: 'context_length_exceeded', param: 'messages', type: 'invalid_request_error' },
+        status,
+        code: 'http',
+        upstream: { code: 'context_length_exceeded', param: 'messages', type: 'invalid_request_error' },
       });
       expect(out.status).toBe(status);
       expect(out.body).toMatchObject({ type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' });
@@ -27,21 +29,30 @@ describe('providerErrorToOpenAI', () => {
   it("falls back to the gateway's own code and type where the upstream gave none", () => {
     const out = mapped(`${LABEL}: upstream answered 422 Unprocessable Entity: bad input`, { status: 422, code: 'http', upstream: { param: 'input' } });
     expect(out.status).toBe(422);
-    expect(out.body).toEqual({ message: expect.stringContaining('bad input'), type: 'invalid_request_error', param: 'input', code: 'upstream_rejected_request' });
+    expect(out.body).toEqual({
+      message: expect.stringContaining('bad input'),
+      type: 'invalid_request_error',
+      param: 'input',
+      code: 'upstream_rejected_request',
+    });
     const bare = mapped(`${LABEL}: upstream answered 400 Bad Request`, { status: 400, code: 'http' });
     expect(bare.body).toMatchObject({ type: 'invalid_request_error', param: null, code: 'upstream_rejected_request' });
   });
 
   it('keeps the rest of the table: 429 → 503, timeouts → 504, other statuses → 502', () => {
     expect(mapped(`${LABEL}: upstream answered 429`, { status: 429, code: 'http', retryAfterMs: 2500 })).toMatchObject({
-      status: 503, body: { code: 'upstream_rate_limited' }, headers: { 'retry-after': '3' },
+      status: 503,
+      body: { code: 'upstream_rate_limited' },
+      headers: { 'retry-after': '3' },
     });
     expect(mapped(`${LABEL}: no answer within timeoutMs 400 ms`, { code: 'timeout' })).toMatchObject({ status: 504, body: { code: 'upstream_timeout' } });
     expect(mapped(`${LABEL}: upstream answered 401: nope`, { status: 401, code: 'http', upstream: { code: 'invalid_api_key' } })).toMatchObject({
-      status: 502, body: { code: 'upstream_error', param: null },
+      status: 502,
+      body: { code: 'upstream_error', param: null },
     });
     expect(mapped(`${LABEL}: upstream answered 500`, { status: 500, code: 'http', upstream: { code: 'server_error', param: 'x' } })).toMatchObject({
-      status: 502, body: { code: 'upstream_error', param: null },
+      status: 502,
+      body: { code: 'upstream_error', param: null },
     });
   });
 

@@ -14,7 +14,15 @@ beforeAll(async () => {
     extra: (baseUrl) => ({
       llm: {
         misconfigured: { type: 'openai-compatible', baseUrl, model: 'gpt-4o-mini', apiKey: WRONG_KEY, maxRetries: 0 },
-        guarded: { type: 'openai-compatible', baseUrl, model: 'gpt-4o-mini', apiKey: UPSTREAM_KEY, refusedParams: ['store', 'metadata'], fixedParams: { service_tier: 'default' }, maxTokensCap: 64 },
+        guarded: {
+          type: 'openai-compatible',
+          baseUrl,
+          model: 'gpt-4o-mini',
+          apiKey: UPSTREAM_KEY,
+          refusedParams: ['store', 'metadata'],
+          fixedParams: { service_tier: 'default' },
+          maxTokensCap: 64,
+        },
       },
     }),
   });
@@ -130,7 +138,12 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
   it('a reranker failure maps the same way (503)', async () => {
     gw.reranker.failures.push(
       new ProviderError('reranker "rerank" (gateway-test-reranker): upstream answered 503 Service Unavailable', {
-        instance: 'rerank', type: 'gateway-test-reranker', kind: 'reranker', status: 503, retryable: false, code: 'http',
+        instance: 'rerank',
+        type: 'gateway-test-reranker',
+        kind: 'reranker',
+        status: 503,
+        retryable: false,
+        code: 'http',
       }),
     );
     const res = await postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a'] });
@@ -157,12 +170,15 @@ describe('upstream failures map to 502 / 503 / 504 in OpenAI shape', () => {
 describe('upstream client errors (400, 404, 413, 422) pass on with the upstream status, code, param and type', () => {
   it('context_length_exceeded reaches the official client as the upstream sent it', async () => {
     gw.upstream.failNext(400, {
-      message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. Please reduce the length of the messages.",
+      message:
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. Please reduce the length of the messages.",
       type: 'invalid_request_error',
       param: 'messages',
       code: 'context_length_exceeded',
     });
-    const err = await openai.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'a very long conversation' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'chat', messages: [{ role: 'user', content: 'a very long conversation' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     const apiError = err as InstanceType<typeof OpenAI.APIError>;
     expect(apiError.status).toBe(400);
@@ -174,7 +190,10 @@ describe('upstream client errors (400, 404, 413, 422) pass on with the upstream 
   });
 
   it.each([
-    [404, { message: 'The model `gpt-9` does not exist or you do not have access to it.', type: 'invalid_request_error', param: 'model', code: 'model_not_found' }],
+    [
+      404,
+      { message: 'The model `gpt-9` does not exist or you do not have access to it.', type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+    ],
     [413, { message: 'Request too large for gpt-4o-mini.', type: 'invalid_request_error', param: 'messages', code: 'request_too_large' }],
     [422, { message: 'Unprocessable input.', type: 'validation_error', param: 'input', code: 'unprocessable' }],
   ] as const)('upstream %i keeps its status, code, param and type; the message names the instance', async (status, error) => {
@@ -246,7 +265,10 @@ describe('failures after the stream has started', () => {
     });
     expect(res.status).toBe(200);
     const text = await res.text();
-    const events = text.slice(0, -2).split('\n\n').map((e) => e.replace(/^data: /, ''));
+    const events = text
+      .slice(0, -2)
+      .split('\n\n')
+      .map((e) => e.replace(/^data: /, ''));
     expect(text.endsWith('\n\n')).toBe(true);
     expect(events).toHaveLength(3);
     expect(JSON.parse(events[0]!).choices[0].delta.role).toBe('assistant');
@@ -313,7 +335,8 @@ describe("the operator's controls over what clients ask for", () => {
     const res = await chat('guarded', { store: true });
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({
-      message: 'llm "guarded" (openai-compatible) failed (bad-input): the call sets "store", which this instance does not take from callers (refusedParams). Leave it out.',
+      message:
+        'llm "guarded" (openai-compatible) failed (bad-input): the call sets "store", which this instance does not take from callers (refusedParams). Leave it out.',
       type: 'invalid_request_error',
       param: null,
       code: 'invalid_value',

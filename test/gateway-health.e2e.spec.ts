@@ -24,7 +24,8 @@ describe('GET /health/ready with a probe', () => {
           timeoutMs: 500,
           probe: async (instance, { kind, name }) => {
             probed.push(`${kind}:${name}`);
-            if (name === 'down') throw new Error(`connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer sk-live-abcdefghijklmnop, x-vault: ${VAULT_KEY})`);
+            if (name === 'down')
+              throw new Error(`connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer sk-live-abcdefghijklmnop, x-vault: ${VAULT_KEY})`);
             return { reachable: true, upstreamModel: instance.model };
           },
         },
@@ -45,17 +46,27 @@ describe('GET /health/ready with a probe', () => {
     expect(Object.keys(body.error)).toEqual(['llm:down']);
     // A probe's own error may say anything (here an address): the public report keeps only that it failed.
     expect(body.error['llm:down']).toMatchObject({
-      status: 'down', kind: 'llm', name: 'down', type: 'openai-compatible', probed: true, error: 'error', message: 'the check failed',
+      status: 'down',
+      kind: 'llm',
+      name: 'down',
+      type: 'openai-compatible',
+      probed: true,
+      error: 'error',
+      message: 'the check failed',
     });
-    expect(body.info['llm:chat']).toMatchObject({ status: 'up', probed: true, reachable: true, upstreamModel: 'gpt-4o-mini', responseTime: expect.any(Number) });
+    expect(body.info['llm:chat']).toMatchObject({
+      status: 'up',
+      probed: true,
+      reachable: true,
+      upstreamModel: 'gpt-4o-mini',
+      responseTime: expect.any(Number),
+    });
     expect(text).not.toContain('sk-live');
     expect(text).not.toContain('10.1.2.3');
     expect(probed.sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'llm:vault', 'reranker:rerank']);
     // The log has the probe's words, with every configured secret and key shape redacted.
     const logged = () => lines.filter((l) => l.startsWith('ProvidersHealth:'));
-    expect(logged()).toEqual([
-      'ProvidersHealth: llm:down is down (error): connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer ***, x-vault: ***)',
-    ]);
+    expect(logged()).toEqual(['ProvidersHealth: llm:down is down (error): connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer ***, x-vault: ***)']);
     // Polled again (from the cache, or probed again with the same outcome): not logged again.
     await fetch(`${gw.url}/health/ready`);
     expect(logged()).toHaveLength(1);
@@ -117,7 +128,11 @@ describe('ProvidersHealthIndicator (the library export)', () => {
 
   const refused = () =>
     new ProviderError('llm "chat" (fake): cannot reach http://10.0.3.7:8000/v1 (ECONNREFUSED: connect ECONNREFUSED 10.0.3.7:8000)', {
-      instance: 'chat', type: 'fake', kind: 'llm', retryable: true, code: 'connection',
+      instance: 'chat',
+      type: 'fake',
+      kind: 'llm',
+      retryable: true,
+      code: 'connection',
     });
 
   it('reports a failure by its kind, without the upstream address, and logs the full message once', async () => {
@@ -155,7 +170,9 @@ describe('ProvidersHealthIndicator (the library export)', () => {
     });
     const result = await health.checkInstance('llm', 'chat');
     expect(result['llm:chat']).toMatchObject({
-      status: 'down', error: 'error', message: 'GET http://10.0.3.7:8000/v1/models refused Bearer ***',
+      status: 'down',
+      error: 'error',
+      message: 'GET http://10.0.3.7:8000/v1/models refused Bearer ***',
     });
     await module.close();
   });

@@ -101,7 +101,12 @@ describe('error bodies name the instance and the kind of failure, not the upstre
   it('an error made outside the library that carries a configured secret: redacted in the log and the body', async () => {
     gw.reranker.failures.push(
       new ProviderError(`reranker "rerank" (gateway-test-reranker): POST http://10.0.3.7:8000/rerank with token ${INTERNAL_TOKEN} answered 500`, {
-        instance: 'rerank', type: 'gateway-test-reranker', kind: 'reranker', status: 500, retryable: false, code: 'http',
+        instance: 'rerank',
+        type: 'gateway-test-reranker',
+        kind: 'reranker',
+        status: 500,
+        retryable: false,
+        code: 'http',
       }),
     );
     const res = await postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a'] });

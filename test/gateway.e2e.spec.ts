@@ -41,7 +41,10 @@ describe('POST /v1/chat/completions, with the official openai client', () => {
   it('answers a chat completion from the LLM the model names, with that name as model', async () => {
     const completion = await openai.chat.completions.create({
       model: 'chat',
-      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello gateway' }],
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello gateway' },
+      ],
       temperature: 0.5,
       max_tokens: 50,
       seed: 7,
@@ -57,7 +60,10 @@ describe('POST /v1/chat/completions, with the official openai client', () => {
     const sent = gw.upstream.lastRequest!;
     expect(sent.path).toBe('/v1/chat/completions');
     expect(sent.body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.5, max_tokens: 50, seed: 7, user: 'u-1', stream: false });
-    expect(sent.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello gateway' }]);
+    expect(sent.body.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello gateway' },
+    ]);
     expect(sent.body).not.toHaveProperty('n');
   });
 
@@ -280,15 +286,38 @@ describe('health and docs', () => {
     const text = await res.text();
     const body = JSON.parse(text);
     expect(body.status).toBe('error');
-    expect(Object.keys(body.details).sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'reranker:cohere', 'reranker:rerank']);
+    expect(Object.keys(body.details).sort()).toEqual([
+      'embedding:docs',
+      'llm:chat',
+      'llm:down',
+      'llm:stalls',
+      'llm:strict',
+      'reranker:cohere',
+      'reranker:rerank',
+    ]);
     expect(body.details['llm:chat']).toEqual({
-      status: 'up', kind: 'llm', name: 'chat', type: 'openai-compatible', model: 'gpt-4o-mini', default: true, fallbacks: [],
-      probed: true, deployments: 1, reachableDeployments: 1, responseTime: expect.any(Number),
+      status: 'up',
+      kind: 'llm',
+      name: 'chat',
+      type: 'openai-compatible',
+      model: 'gpt-4o-mini',
+      default: true,
+      fallbacks: [],
+      probed: true,
+      deployments: 1,
+      reachableDeployments: 1,
+      responseTime: expect.any(Number),
     });
     // What failed, never where the upstream is (the full message goes to the log).
     expect(body.details['llm:down']).toMatchObject({ status: 'down', probed: true, error: 'connection', message: 'cannot reach the upstream (ECONNREFUSED)' });
     expect(text).not.toContain('http://');
-    expect(body.details['embedding:docs']).toMatchObject({ status: 'up', kind: 'embedding', type: 'openai-compatible', model: 'text-embedding-3-small', probed: true });
+    expect(body.details['embedding:docs']).toMatchObject({
+      status: 'up',
+      kind: 'embedding',
+      type: 'openai-compatible',
+      model: 'text-embedding-3-small',
+      probed: true,
+    });
     expect(body.details['reranker:cohere']).toMatchObject({ status: 'up', type: 'cohere', model: 'rerank-v3.5', probed: true });
     // The test reranker type has no free check: reported from its configuration.
     expect(body.details['reranker:rerank']).toMatchObject({ status: 'up', probed: false });
@@ -310,9 +339,16 @@ describe('health and docs', () => {
     const html = await fetch(`${gw.url}/docs`);
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toContain('text/html');
-    const doc = (await (await fetch(`${gw.url}/docs-json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/chat/completions', '/v1/embeddings', '/v1/rerank', '/v2/rerank', '/v1/models', '/health', '/health/ready']));
-    expect(Object.keys(doc.components.schemas.ChatCompletionRequestDto!.properties)).toEqual(expect.arrayContaining(['model', 'messages', 'stream', 'temperature', 'n']));
+    const doc = (await (await fetch(`${gw.url}/docs-json`)).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/chat/completions', '/v1/embeddings', '/v1/rerank', '/v2/rerank', '/v1/models', '/health', '/health/ready']),
+    );
+    expect(Object.keys(doc.components.schemas.ChatCompletionRequestDto!.properties)).toEqual(
+      expect.arrayContaining(['model', 'messages', 'stream', 'temperature', 'n']),
+    );
   });
 });
 
@@ -323,72 +359,228 @@ describe('bad requests: 400/404 in OpenAI error shape, naming the field, upstrea
 
   const cases: Array<[string, () => Promise<{ status: number; body: unknown }>, number, unknown]> = [
     ['chat: missing model', () => chat({ messages: user }), 400, error("Missing required parameter: 'model'.", 'model', 'missing_required_parameter')],
-    ['chat: model not a string', () => chat({ model: 5, messages: user }), 400, error("Invalid value for 'model': model must be a string.", 'model', 'invalid_type')],
+    [
+      'chat: model not a string',
+      () => chat({ model: 5, messages: user }),
+      400,
+      error("Invalid value for 'model': model must be a string.", 'model', 'invalid_type'),
+    ],
     ['chat: missing messages', () => chat({ model: 'chat' }), 400, error("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter')],
-    ['chat: empty messages', () => chat({ model: 'chat', messages: [] }), 400, error("Invalid value for 'messages': must contain at least one message.", 'messages', 'invalid_value')],
-    ['chat: bad role', () => chat({ model: 'chat', messages: [{ role: 'robot', content: 'x' }] }), 400,
-      error("Invalid value for 'messages[0].role': must be one of 'system', 'developer', 'user', 'assistant', 'tool', 'function'.", 'messages[0].role', 'invalid_value')],
-    ['chat: message without content', () => chat({ model: 'chat', messages: [...user, { role: 'user' }] }), 400,
-      error("Missing required parameter: 'messages[1].content'.", 'messages[1].content', 'missing_required_parameter')],
-    ['chat: temperature above 2', () => chat({ model: 'chat', messages: user, temperature: 2.5 }), 400,
-      error("Invalid value for 'temperature': temperature must not be greater than 2.", 'temperature', 'invalid_value')],
-    ['chat: temperature not a number', () => chat({ model: 'chat', messages: user, temperature: 'hot' }), 400,
-      error("Invalid value for 'temperature': temperature must be a number conforming to the specified constraints.", 'temperature', 'invalid_type')],
-    ['chat: max_tokens not an integer', () => chat({ model: 'chat', messages: user, max_tokens: 1.5 }), 400,
-      error("Invalid value for 'max_tokens': max_tokens must be an integer number.", 'max_tokens', 'invalid_type')],
-    ['chat: n=2', () => chat({ model: 'chat', messages: user, n: 2 }), 400,
-      error("Invalid value for 'n': this gateway returns one choice per request; only n=1 is supported.", 'n', 'unsupported_value')],
-    ['chat: stream not a boolean', () => chat({ model: 'chat', messages: user, stream: 'yes' }), 400,
-      error("Invalid value for 'stream': stream must be a boolean value.", 'stream', 'invalid_type')],
-    ['chat: stream_options without stream', () => chat({ model: 'chat', messages: user, stream_options: { include_usage: true } }), 400,
-      error("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', null)],
-    ['chat: unknown stream_options key', () => chat({ model: 'chat', messages: user, stream: true, stream_options: { usage: true } }), 400,
-      error('Unrecognized request argument supplied: stream_options.usage', 'stream_options.usage', 'unknown_parameter')],
-    ['chat: a field OpenAI does not have', () => chat({ model: 'chat', messages: user, top_k: 5 }), 400,
-      error('Unrecognized request argument supplied: top_k', 'top_k', 'unknown_parameter')],
-    ['chat: bad tool_choice', () => chat({ model: 'chat', messages: user, tool_choice: 'always' }), 400,
-      error("Invalid value for 'tool_choice': must be 'none', 'auto', 'required' or an object naming a tool.", 'tool_choice', 'invalid_value')],
-    ['chat: tool without a function name', () => chat({ model: 'chat', messages: user, tools: [{ type: 'function', function: {} }] }), 400,
-      error("Missing required parameter: 'tools[0].function.name'.", 'tools[0].function.name', 'missing_required_parameter')],
-    ['chat: unknown model', () => chat({ model: 'gpt-5', messages: user }), 404,
-      error('The model `gpt-5` does not exist. Chat models here: chat, strict, stalls, down. GET /v1/models lists every model.', 'model', 'model_not_found')],
-    ['chat: an embedding model', () => chat({ model: 'docs', messages: user }), 404,
-      error('The model `docs` is an embedding model, not a chat model: use it with POST /v1/embeddings. Chat models here: chat, strict, stalls, down.', 'model', 'model_wrong_kind')],
-    ['chat: body not JSON', () => chat('{"model": "chat", "messages": ['), 400,
-      error("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)", null, 'invalid_json')],
-    ['chat: body a JSON array', () => chat('[1, 2]'), 400, error('The request body must be a JSON object, sent with Content-Type: application/json.', null, 'invalid_json')],
-    ['chat: a body not sent as JSON', async () => {
-      const res = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'model=chat' });
-      return { status: res.status, body: await res.json() };
-    }, 400, error('The request body must be a JSON object, sent with Content-Type: application/json.', null, 'invalid_json')],
-    ['embeddings: missing input', () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs' }), 400,
-      error("Missing required parameter: 'input'.", 'input', 'missing_required_parameter')],
-    ['embeddings: bad encoding_format', () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: 'x', encoding_format: 'int8' }), 400,
-      error("Invalid value for 'encoding_format': must be 'float' or 'base64'.", 'encoding_format', 'invalid_value')],
-    ['embeddings: token arrays', () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: [[1, 2, 3]] }), 400,
-      error("Invalid value for 'input': token arrays are not supported by this gateway; send the text instead.", 'input', 'unsupported_value')],
-    ['embeddings: an empty string among inputs', () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: ['a', ''] }), 400,
-      error("Invalid value for 'input[1]': must not be an empty string.", 'input[1]', 'invalid_value')],
-    ['embeddings: dimensions 0', () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: 'x', dimensions: 0 }), 400,
-      error("Invalid value for 'dimensions': dimensions must not be less than 1.", 'dimensions', 'invalid_value')],
-    ['embeddings: a chat model', () => postJson(`${gw.baseURL}/embeddings`, { model: 'chat', input: 'x' }), 404,
-      error('The model `chat` is a chat model, not an embedding model: use it with POST /v1/chat/completions. Embedding models here: docs.', 'model', 'model_wrong_kind')],
-    ['rerank: documents missing', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q' }), 400,
-      error("Missing required parameter: 'documents'.", 'documents', 'missing_required_parameter')],
-    ['rerank: documents empty', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: [] }), 400,
-      error("Invalid value for 'documents': must contain at least one document.", 'documents', 'invalid_value')],
-    ['rerank: a document that is a number', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a', 7] }), 400,
-      error("Invalid value for 'documents[1]': each document must be a string or an object { text }.", 'documents[1]', 'invalid_type')],
-    ['rerank: a document object without text', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: [{ txt: 'a' }] }), 400,
-      error("Missing required parameter: 'documents[0].text'.", 'documents[0].text', 'missing_required_parameter')],
-    ['rerank: documents a string', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: 'abc' }), 400,
-      error("Invalid value for 'documents': must be an array of strings (or of { text } objects).", 'documents', 'invalid_type')],
-    ['rerank: top_n 0', () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a'], top_n: 0 }), 400,
-      error("Invalid value for 'top_n': top_n must not be less than 1.", 'top_n', 'invalid_value')],
-    ['rerank: an LLM name', () => postJson(`${gw.baseURL}/rerank`, { model: 'chat', query: 'q', documents: ['a'] }), 404,
-      error('The model `chat` is a chat model, not a rerank model: use it with POST /v1/chat/completions. Rerank models here: rerank, cohere.', 'model', 'model_wrong_kind')],
-    ['an unknown route', () => postJson(`${gw.baseURL}/completions`, { model: 'chat', prompt: 'x' }), 404,
-      error('Invalid URL (POST /v1/completions)', null, 'unknown_url')],
+    [
+      'chat: empty messages',
+      () => chat({ model: 'chat', messages: [] }),
+      400,
+      error("Invalid value for 'messages': must contain at least one message.", 'messages', 'invalid_value'),
+    ],
+    [
+      'chat: bad role',
+      () => chat({ model: 'chat', messages: [{ role: 'robot', content: 'x' }] }),
+      400,
+      error(
+        "Invalid value for 'messages[0].role': must be one of 'system', 'developer', 'user', 'assistant', 'tool', 'function'.",
+        'messages[0].role',
+        'invalid_value',
+      ),
+    ],
+    [
+      'chat: message without content',
+      () => chat({ model: 'chat', messages: [...user, { role: 'user' }] }),
+      400,
+      error("Missing required parameter: 'messages[1].content'.", 'messages[1].content', 'missing_required_parameter'),
+    ],
+    [
+      'chat: temperature above 2',
+      () => chat({ model: 'chat', messages: user, temperature: 2.5 }),
+      400,
+      error("Invalid value for 'temperature': temperature must not be greater than 2.", 'temperature', 'invalid_value'),
+    ],
+    [
+      'chat: temperature not a number',
+      () => chat({ model: 'chat', messages: user, temperature: 'hot' }),
+      400,
+      error("Invalid value for 'temperature': temperature must be a number conforming to the specified constraints.", 'temperature', 'invalid_type'),
+    ],
+    [
+      'chat: max_tokens not an integer',
+      () => chat({ model: 'chat', messages: user, max_tokens: 1.5 }),
+      400,
+      error("Invalid value for 'max_tokens': max_tokens must be an integer number.", 'max_tokens', 'invalid_type'),
+    ],
+    [
+      'chat: n=2',
+      () => chat({ model: 'chat', messages: user, n: 2 }),
+      400,
+      error("Invalid value for 'n': this gateway returns one choice per request; only n=1 is supported.", 'n', 'unsupported_value'),
+    ],
+    [
+      'chat: stream not a boolean',
+      () => chat({ model: 'chat', messages: user, stream: 'yes' }),
+      400,
+      error("Invalid value for 'stream': stream must be a boolean value.", 'stream', 'invalid_type'),
+    ],
+    [
+      'chat: stream_options without stream',
+      () => chat({ model: 'chat', messages: user, stream_options: { include_usage: true } }),
+      400,
+      error("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', null),
+    ],
+    [
+      'chat: unknown stream_options key',
+      () => chat({ model: 'chat', messages: user, stream: true, stream_options: { usage: true } }),
+      400,
+      error('Unrecognized request argument supplied: stream_options.usage', 'stream_options.usage', 'unknown_parameter'),
+    ],
+    [
+      'chat: a field OpenAI does not have',
+      () => chat({ model: 'chat', messages: user, top_k: 5 }),
+      400,
+      error('Unrecognized request argument supplied: top_k', 'top_k', 'unknown_parameter'),
+    ],
+    [
+      'chat: bad tool_choice',
+      () => chat({ model: 'chat', messages: user, tool_choice: 'always' }),
+      400,
+      error("Invalid value for 'tool_choice': must be 'none', 'auto', 'required' or an object naming a tool.", 'tool_choice', 'invalid_value'),
+    ],
+    [
+      'chat: tool without a function name',
+      () => chat({ model: 'chat', messages: user, tools: [{ type: 'function', function: {} }] }),
+      400,
+      error("Missing required parameter: 'tools[0].function.name'.", 'tools[0].function.name', 'missing_required_parameter'),
+    ],
+    [
+      'chat: unknown model',
+      () => chat({ model: 'gpt-5', messages: user }),
+      404,
+      error('The model `gpt-5` does not exist. Chat models here: chat, strict, stalls, down. GET /v1/models lists every model.', 'model', 'model_not_found'),
+    ],
+    [
+      'chat: an embedding model',
+      () => chat({ model: 'docs', messages: user }),
+      404,
+      error(
+        'The model `docs` is an embedding model, not a chat model: use it with POST /v1/embeddings. Chat models here: chat, strict, stalls, down.',
+        'model',
+        'model_wrong_kind',
+      ),
+    ],
+    [
+      'chat: body not JSON',
+      () => chat('{"model": "chat", "messages": ['),
+      400,
+      error(
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+        null,
+        'invalid_json',
+      ),
+    ],
+    [
+      'chat: body a JSON array',
+      () => chat('[1, 2]'),
+      400,
+      error('The request body must be a JSON object, sent with Content-Type: application/json.', null, 'invalid_json'),
+    ],
+    [
+      'chat: a body not sent as JSON',
+      async () => {
+        const res = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'model=chat' });
+        return { status: res.status, body: await res.json() };
+      },
+      400,
+      error('The request body must be a JSON object, sent with Content-Type: application/json.', null, 'invalid_json'),
+    ],
+    [
+      'embeddings: missing input',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs' }),
+      400,
+      error("Missing required parameter: 'input'.", 'input', 'missing_required_parameter'),
+    ],
+    [
+      'embeddings: bad encoding_format',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: 'x', encoding_format: 'int8' }),
+      400,
+      error("Invalid value for 'encoding_format': must be 'float' or 'base64'.", 'encoding_format', 'invalid_value'),
+    ],
+    [
+      'embeddings: token arrays',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: [[1, 2, 3]] }),
+      400,
+      error("Invalid value for 'input': token arrays are not supported by this gateway; send the text instead.", 'input', 'unsupported_value'),
+    ],
+    [
+      'embeddings: an empty string among inputs',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: ['a', ''] }),
+      400,
+      error("Invalid value for 'input[1]': must not be an empty string.", 'input[1]', 'invalid_value'),
+    ],
+    [
+      'embeddings: dimensions 0',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'docs', input: 'x', dimensions: 0 }),
+      400,
+      error("Invalid value for 'dimensions': dimensions must not be less than 1.", 'dimensions', 'invalid_value'),
+    ],
+    [
+      'embeddings: a chat model',
+      () => postJson(`${gw.baseURL}/embeddings`, { model: 'chat', input: 'x' }),
+      404,
+      error(
+        'The model `chat` is a chat model, not an embedding model: use it with POST /v1/chat/completions. Embedding models here: docs.',
+        'model',
+        'model_wrong_kind',
+      ),
+    ],
+    [
+      'rerank: documents missing',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q' }),
+      400,
+      error("Missing required parameter: 'documents'.", 'documents', 'missing_required_parameter'),
+    ],
+    [
+      'rerank: documents empty',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: [] }),
+      400,
+      error("Invalid value for 'documents': must contain at least one document.", 'documents', 'invalid_value'),
+    ],
+    [
+      'rerank: a document that is a number',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a', 7] }),
+      400,
+      error("Invalid value for 'documents[1]': each document must be a string or an object { text }.", 'documents[1]', 'invalid_type'),
+    ],
+    [
+      'rerank: a document object without text',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: [{ txt: 'a' }] }),
+      400,
+      error("Missing required parameter: 'documents[0].text'.", 'documents[0].text', 'missing_required_parameter'),
+    ],
+    [
+      'rerank: documents a string',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: 'abc' }),
+      400,
+      error("Invalid value for 'documents': must be an array of strings (or of { text } objects).", 'documents', 'invalid_type'),
+    ],
+    [
+      'rerank: top_n 0',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'rerank', query: 'q', documents: ['a'], top_n: 0 }),
+      400,
+      error("Invalid value for 'top_n': top_n must not be less than 1.", 'top_n', 'invalid_value'),
+    ],
+    [
+      'rerank: an LLM name',
+      () => postJson(`${gw.baseURL}/rerank`, { model: 'chat', query: 'q', documents: ['a'] }),
+      404,
+      error(
+        'The model `chat` is a chat model, not a rerank model: use it with POST /v1/chat/completions. Rerank models here: rerank, cohere.',
+        'model',
+        'model_wrong_kind',
+      ),
+    ],
+    [
+      'an unknown route',
+      () => postJson(`${gw.baseURL}/completions`, { model: 'chat', prompt: 'x' }),
+      404,
+      error('Invalid URL (POST /v1/completions)', null, 'unknown_url'),
+    ],
   ];
 
   it.each(cases)('%s', async (_name, send, status, body) => {

@@ -28,12 +28,16 @@ afterEach(async () => {
 });
 
 async function gemini(entry: Record<string, unknown> = {}): Promise<LLM> {
-  app = await boot({ llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [geminiLLM]);
+  app = await boot({ llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [
+    geminiLLM,
+  ]);
   return app.registry.llm('flash');
 }
 
 async function embedder(entry: Record<string, unknown> = {}): Promise<Embedder> {
-  app = await boot({ embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [geminiEmbedder]);
+  app = await boot({ embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: fake.baseUrl, maxRetries: 0, ...entry } } }, [
+    geminiEmbedder,
+  ]);
   return app.registry.embedder('docs');
 }
 
@@ -71,14 +75,20 @@ describe('gemini config', () => {
   it("a root with a path of its own (a gateway's) is taken, even with a version inside it", async () => {
     const root = 'https://gateway.ai.cloudflare.com/v1/account/gateway/google-ai-studio';
     app = await boot(
-      { llm: { flash: { type: 'gemini', model: 'm', apiKey: API_KEY, baseUrl: root } }, embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: root } } },
+      {
+        llm: { flash: { type: 'gemini', model: 'm', apiKey: API_KEY, baseUrl: root } },
+        embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: root } },
+      },
       [geminiLLM, geminiEmbedder],
     );
     expect(app.registry.names('llm')).toEqual(['flash']);
   });
 
   it('a baseUrl that is no URL is still refused as one', async () => {
-    const err = await bootError({ embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: 'generativelanguage.googleapis.com/v1beta' } } }, [geminiEmbedder]);
+    const err = await bootError(
+      { embedding: { docs: { type: 'gemini', model: MODEL, apiKey: API_KEY, baseUrl: 'generativelanguage.googleapis.com/v1beta' } } },
+      [geminiEmbedder],
+    );
     expect(err.issues.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`)).toEqual([
       'embedding.docs.baseUrl: "baseUrl" must be a URL address; got "generativelanguage.googleapis.com/v1beta".',
     ]);
@@ -90,7 +100,7 @@ describe('gemini config', () => {
     expect(fake.lastRequest!.path).toBe('/v1beta/openai/chat/completions');
   });
 
-  it('apiVersion picks the version path of both types, as @google/genai\'s apiVersion does', async () => {
+  it("apiVersion picks the version path of both types, as @google/genai's apiVersion does", async () => {
     app = await boot(
       {
         llm: { flash: { type: 'gemini', model: 'gemini-2.5-flash', apiKey: API_KEY, baseUrl: fake.baseUrl, apiVersion: 'v1', maxRetries: 0 } },
@@ -120,7 +130,10 @@ describe('gemini config', () => {
       ],
     })
       .compile()
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ProvidersConfigError);
     expect((err as Error).message).toBe(
       [
@@ -291,7 +304,9 @@ describe('gemini embeddings (batchEmbedContents)', () => {
       body: JSON.stringify({ requests: Array.from({ length: 101 }, () => ({ model: `models/${MODEL}`, content: { parts: [{ text: 'x' }] } })) }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: { code: 400, message: '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch', status: 'INVALID_ARGUMENT' } });
+    expect(await res.json()).toEqual({
+      error: { code: 400, message: '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch', status: 'INVALID_ARGUMENT' },
+    });
   });
 
   it('takes the model as models/<name> too', async () => {

@@ -10,7 +10,10 @@ const setup = scriptedLLMs();
 
 const user = [{ role: 'user' as const, content: 'hi' }];
 const upstream500 = () => new ProviderError('upstream 500', { instance: 'x', type: 'scripted', status: 500, retryable: true, code: 'http' });
-const after = (ms: number, text = 'ok') => () => new Promise<string>((r) => setTimeout(() => r(text), ms));
+const after =
+  (ms: number, text = 'ok') =>
+  () =>
+    new Promise<string>((r) => setTimeout(() => r(text), ms));
 
 describe('maxConcurrency and maxQueue', () => {
   it('runs at most maxConcurrency calls at once and queues the rest in order', async () => {
@@ -46,7 +49,10 @@ describe('maxConcurrency and maxQueue', () => {
     const first = registry.llm('chat').generate(user);
     const second = registry.llm('chat').generate(user);
     const started = performance.now();
-    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user)
+      .catch((e: unknown) => e);
     expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     expect(error).toMatchObject({ code: 'queue-full', retryable: true, instance: 'chat' });
     expect((error as Error).message).toBe(
@@ -74,7 +80,13 @@ describe('maxConcurrency and maxQueue', () => {
   it('holds a stream’s slot until the stream ends', async () => {
     const { registry, drivers } = await setup({ chat: { maxConcurrency: 1 } });
     const driver = drivers.get('chat')!;
-    driver.streamSteps.push(() => (async function* () { yield 'a'; await new Promise((r) => setTimeout(r, 100)); yield 'b'; })());
+    driver.streamSteps.push(() =>
+      (async function* () {
+        yield 'a';
+        await new Promise((r) => setTimeout(r, 100));
+        yield 'b';
+      })(),
+    );
     driver.steps.push(after(0, 'after stream'));
     const events: string[] = [];
     const streaming = (async () => {
@@ -82,7 +94,10 @@ describe('maxConcurrency and maxQueue', () => {
       events.push('stream end');
     })();
     await new Promise((r) => setTimeout(r, 20));
-    const generated = registry.llm('chat').generate(user).then(() => events.push('generate'));
+    const generated = registry
+      .llm('chat')
+      .generate(user)
+      .then(() => events.push('generate'));
     await Promise.all([streaming, generated]);
     expect(events).toEqual(['chunk a', 'chunk b', 'stream end', 'generate']);
   });
@@ -95,10 +110,15 @@ describe('rpm', () => {
     await registry.llm('chat').generate(user);
     await registry.llm('chat').generate(user);
     const started = performance.now();
-    const error = await registry.llm('chat').generate(user).catch((e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user)
+      .catch((e: unknown) => e);
     expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     expect(error).toMatchObject({ code: 'rate-limited', retryable: true });
-    expect((error as Error).message).toMatch(/^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/);
+    expect((error as Error).message).toMatch(
+      /^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/,
+    );
     expect(drivers.get('chat')!.calls).toHaveLength(2);
   });
 
@@ -119,7 +139,10 @@ describe('tpm', () => {
     // 4 spent: 16 more fit exactly.
     await expect(registry.llm('chat').generate(user, { max_tokens: 15 })).resolves.toBeDefined();
     // 6 spent: 16 more cannot fit, and the window frees up only after a minute.
-    const error = await registry.llm('chat').generate(user, { max_tokens: 15 }).catch((e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user, { max_tokens: 15 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'rate-limited' });
     expect(drivers.get('chat')!.calls).toHaveLength(3);
   });
@@ -132,7 +155,10 @@ describe('deployments', () => {
     });
     const bad = drivers.get('chat/bad')!;
     const good = drivers.get('chat/good')!;
-    for (let i = 0; i < 20; i++) bad.steps.push(async () => { throw upstream500(); });
+    for (let i = 0; i < 20; i++)
+      bad.steps.push(async () => {
+        throw upstream500();
+      });
     for (let i = 0; i < 20; i++) {
       const answer = await registry.llm('chat').generate(user);
       expect(answer.choices[0]!.message.content).toBe('chat:good');
@@ -158,7 +184,17 @@ describe('deployments', () => {
 describe('graceful shutdown', () => {
   const appWith = async (llm: Record<string, unknown>, shutdownGraceMs: number) => {
     const { definition, drivers } = scriptedLLMProvider();
-    @Module({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [definition], shutdownGraceMs, config: { llm: { chat: { type: 'scripted', model: 'm', ...llm } } } })] })
+    @Module({
+      imports: [
+        ProvidersModule.forRoot({
+          configPath: [],
+          env: {},
+          providers: [definition],
+          shutdownGraceMs,
+          config: { llm: { chat: { type: 'scripted', model: 'm', ...llm } } },
+        }),
+      ],
+    })
     class AppModule {}
     const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
     return { app, driver: drivers.get('chat')! };
@@ -181,8 +217,20 @@ describe('graceful shutdown', () => {
   it('aborts what is still running when the grace period ends', async () => {
     const { app, driver } = await appWith({}, 100);
     let driverSawAbort = false;
-    driver.steps.push((_, options: LLMCallOptions) => new Promise((_, reject) => options.signal.addEventListener('abort', () => { driverSawAbort = true; reject(new Error('aborted')); })));
-    const pending = app.get(ProvidersRegistry).llm('chat').generate(user).catch((e: unknown) => e);
+    driver.steps.push(
+      (_, options: LLMCallOptions) =>
+        new Promise((_, reject) =>
+          options.signal.addEventListener('abort', () => {
+            driverSawAbort = true;
+            reject(new Error('aborted'));
+          }),
+        ),
+    );
+    const pending = app
+      .get(ProvidersRegistry)
+      .llm('chat')
+      .generate(user)
+      .catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 10));
     const started = performance.now();
     await app.close();
@@ -200,7 +248,9 @@ describe('operator controls over call parameters', () => {
   };
 
   it('fixedParams go out over the call’s options and the YAML params', async () => {
-    const { registry, drivers } = await setup({ chat: { params: { temperature: 0.2, service_tier: 'auto' }, fixedParams: { service_tier: 'default', store: false } } });
+    const { registry, drivers } = await setup({
+      chat: { params: { temperature: 0.2, service_tier: 'auto' }, fixedParams: { service_tier: 'default', store: false } },
+    });
     await registry.llm('chat').generate(user, { temperature: 0.9, service_tier: 'priority', store: true });
     expect(sent(drivers.get('chat')!)).toEqual({ temperature: 0.9, service_tier: 'default', store: false });
     for await (const _ of registry.llm('chat').stream(user, { service_tier: 'flex' }));
@@ -211,12 +261,20 @@ describe('operator controls over call parameters', () => {
     const { registry, drivers } = await setup({ chat: { refusedParams: ['store', 'metadata'], rpm: 1 } });
     for (const call of [
       () => registry.llm('chat').generate(user, { metadata: { team: 'x' } }),
-      () => (async () => { for await (const _ of registry.llm('chat').stream(user, { store: true })); })(),
+      () =>
+        (async () => {
+          for await (const _ of registry.llm('chat').stream(user, { store: true }));
+        })(),
     ]) {
-      const error = await call().then(() => undefined, (e: unknown) => e);
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(ProviderError);
       expect(error).toMatchObject({ code: 'bad-input', retryable: false, instance: 'chat' });
-      expect((error as Error).message).toMatch(/^llm "chat" \(scripted\): the call sets "(metadata|store)", which this instance does not take from callers \(refusedParams\)\. Leave it out\.$/);
+      expect((error as Error).message).toMatch(
+        /^llm "chat" \(scripted\): the call sets "(metadata|store)", which this instance does not take from callers \(refusedParams\)\. Leave it out\.$/,
+      );
     }
     expect(drivers.get('chat')!.calls).toHaveLength(0);
     // Neither refusal spent the one request of the minute; an undefined value is not setting it.
@@ -230,14 +288,23 @@ describe('operator controls over call parameters', () => {
     expect(sent(driver)).toEqual({ max_tokens: 256 });
     await registry.llm('chat').generate(user, { max_completion_tokens: 100 });
     expect(sent(driver)).toEqual({ max_completion_tokens: 100 });
-    const error = await registry.llm('chat').generate(user, { max_tokens: 4096 }).then(() => undefined, (e: unknown) => e);
+    const error = await registry
+      .llm('chat')
+      .generate(user, { max_tokens: 4096 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toMatchObject({ code: 'bad-input', retryable: false });
     expect((error as Error).message).toBe('llm "chat" (scripted): max_tokens 4096 is above this instance\'s cap of 256 (maxTokensCap); ask for 256 or fewer.');
     expect(driver.calls).toHaveLength(2);
   });
 
   it('refuses params or fixedParams above maxTokensCap at bootstrap', async () => {
-    const error = await setup({ chat: { maxTokensCap: 100, params: { max_tokens: 500 }, fixedParams: { max_completion_tokens: 101 } } }).then(() => undefined, (e: unknown) => e);
+    const error = await setup({ chat: { maxTokensCap: 100, params: { max_tokens: 500 }, fixedParams: { max_completion_tokens: 101 } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ProvidersConfigError);
     expect((error as ProvidersConfigError).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'llm.chat.params: "params" asks for max_tokens 500, above maxTokensCap 100; got a map.',

@@ -52,7 +52,11 @@ describe('the default config (config/providers.yaml, with llama-cpp)', () => {
     const module = await load('production', { OPENAI_API_KEY: 'sk-test-not-a-real-key', COHERE_API_KEY: 'co-test-not-a-real-key' });
     const registry = module.get(ProvidersRegistry);
     expect([registry.llm('chat').type, registry.embedder('embed').type, registry.reranker('rerank').type]).toEqual(['openai', 'openai', 'cohere']);
-    expect([registry.llm('chat').model, registry.embedder('embed').model, registry.reranker('rerank').model]).toEqual(['gpt-4o-mini', 'text-embedding-3-small', 'rerank-v3.5']);
+    expect([registry.llm('chat').model, registry.embedder('embed').model, registry.reranker('rerank').model]).toEqual([
+      'gpt-4o-mini',
+      'text-embedding-3-small',
+      'rerank-v3.5',
+    ]);
     expect(created).toEqual([]);
     await module.close();
   });

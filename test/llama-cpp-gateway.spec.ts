@@ -62,7 +62,14 @@ describe('the gateway on the default config, with the in-process llama-cpp model
     expect(answer.choices[0]!.finish_reason).toBe('length');
     expect(answer.usage!.completion_tokens).toBe(6);
 
-    const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 6, seed: 1, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'chat',
+      messages: [{ role: 'user', content: 'Hello!' }],
+      max_tokens: 6,
+      seed: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {

@@ -90,7 +90,7 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     expect(loadedLlamaCppModels().find((m) => m.path === tiny.embedding)?.leases).toBe(2);
   });
 
-  it('generates an OpenAI chat completion through the model\'s chat template, max_tokens honoured, with usage', async () => {
+  it("generates an OpenAI chat completion through the model's chat template, max_tokens honoured, with usage", async () => {
     const llm = registry.llm();
     const answer = await llm.generate(user('Say hello.'), { max_tokens: 8, seed: 1 });
     expect(answer).toMatchObject({ object: 'chat.completion', model: tiny.chat });
@@ -150,7 +150,16 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     const options = { max_tokens: 24, seed: 11, temperature: 0.9 };
     const pieces = (await collect(llm.stream(user('Write a line.'), options))).map((c) => c.choices[0]?.delta.content ?? '').filter(Boolean);
     // A stop string made of two whole pieces from the middle of the answer, not seen before them.
-    const at = pieces.findIndex((p, i) => i >= 3 && i + 1 < pieces.length && p.trim().length > 0 && !pieces.slice(0, i).join('').includes(p + pieces[i + 1]));
+    const at = pieces.findIndex(
+      (p, i) =>
+        i >= 3 &&
+        i + 1 < pieces.length &&
+        p.trim().length > 0 &&
+        !pieces
+          .slice(0, i)
+          .join('')
+          .includes(p + pieces[i + 1]),
+    );
     expect(at).toBeGreaterThan(0);
     const stop = pieces[at]! + pieces[at + 1]!;
     const expected = pieces.slice(0, at).join('');
@@ -165,7 +174,7 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     expect(streamed.at(-2)!.choices[0]!.finish_reason).toBe('stop');
   });
 
-  it('takes default parameters from YAML params and maxTokens, and the call\'s options over them', async () => {
+  it("takes default parameters from YAML params and maxTokens, and the call's options over them", async () => {
     const capped = registry.llm('capped');
     expect((await capped.generate(user('x'))).usage!.completion_tokens).toBe(5);
     expect((await capped.generate(user('x'), { max_tokens: 2 })).usage!.completion_tokens).toBe(2);
@@ -184,7 +193,10 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     expect(texts.slice(0, 2)).toEqual(alone.map((a) => a.choices[0]!.message.content));
     expect(texts.slice(6)).toEqual(texts.slice(0, 6));
 
-    const batch = await llm.generateBatch(seeds.map((s) => user(`Question ${s}`)), { max_tokens: 4, concurrency: 3 });
+    const batch = await llm.generateBatch(
+      seeds.map((s) => user(`Question ${s}`)),
+      { max_tokens: 4, concurrency: 3 },
+    );
     expect(batch.map((b) => b.usage!.completion_tokens)).toEqual([4, 4, 4, 4, 4, 4]);
   });
 
@@ -245,7 +257,7 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     expect(text.trimStart().startsWith('{') || text.trimStart().startsWith('[')).toBe(true);
   });
 
-  it('embeds: one unit-length vector per input, of the model\'s dimensions, in order, deterministic', async () => {
+  it("embeds: one unit-length vector per input, of the model's dimensions, in order, deterministic", async () => {
     const embedder = registry.embedder();
     const texts = ['the cat sat on the mat', 'quantum chromodynamics', '', 'the cat sat on the mat'];
     const result = await embedder.embed(texts);
@@ -380,7 +392,9 @@ describe('llama-cpp: lifecycle and config', () => {
       writeFileSync(join(dir, 'runtime.mjs'), js);
       const script = `import('${join(dir, 'runtime.mjs')}').then((m) => m.loadNodeLlamaCpp()).then(() => console.log('loaded'), (e) => console.log(e.message));`;
       const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
-      expect(out.trim()).toBe('install node-llama-cpp to use type llama-cpp (npm install node-llama-cpp); it is an optional peer dependency of @hush/providers');
+      expect(out.trim()).toBe(
+        'install node-llama-cpp to use type llama-cpp (npm install node-llama-cpp); it is an optional peer dependency of @hush/providers',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -390,7 +404,8 @@ describe('llama-cpp: lifecycle and config', () => {
     const dir = new URL('../libs/providers/src/providers/llama-cpp/', import.meta.url);
     for (const file of readdirSync(dir)) {
       const source = readFileSync(new URL(file, dir), 'utf8');
-      for (const line of source.split('\n').filter((l) => /from 'node-llama-cpp'/.test(l))) expect(line).toMatch(/^import type /);
+      // Whole import statements, however they are wrapped.
+      for (const statement of source.match(/^import[^;]*?from 'node-llama-cpp'/gm) ?? []) expect(statement).toMatch(/^import type /);
     }
     const runtime = readFileSync(new URL('llama-cpp-runtime.ts', dir), 'utf8');
     expect(runtime).toContain("import('node-llama-cpp')");

@@ -60,7 +60,13 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
               chat: { type: 'openai-compatible', baseUrl: `${chat.url}/v1`, model: 'tiny-chat', maxRetries: 0, timeoutMs: 20_000 },
             },
             embedding: {
-              docs: { type: 'openai-compatible', baseUrl: `${embedding.url}/v1`, model: 'tiny-embedding', dimensions: TINY_DIMENSIONS.embedding, batchSize: 16 },
+              docs: {
+                type: 'openai-compatible',
+                baseUrl: `${embedding.url}/v1`,
+                model: 'tiny-embedding',
+                dimensions: TINY_DIMENSIONS.embedding,
+                batchSize: 16,
+              },
               floats: { type: 'openai-compatible', baseUrl: `${embedding.url}/v1`, model: 'tiny-embedding', encodingFormat: 'float' },
             },
             reranker: {
@@ -115,7 +121,16 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
     const llm = registry.llm();
     const options = { max_tokens: 24, seed: 11, temperature: 0.9 };
     const pieces = (await collect(llm.stream(user('Write a line.'), options))).map((c) => c.choices[0]?.delta?.content ?? '').filter(Boolean);
-    const at = pieces.findIndex((p, i) => i >= 3 && i + 1 < pieces.length && p.trim().length > 0 && !pieces.slice(0, i).join('').includes(p + pieces[i + 1]));
+    const at = pieces.findIndex(
+      (p, i) =>
+        i >= 3 &&
+        i + 1 < pieces.length &&
+        p.trim().length > 0 &&
+        !pieces
+          .slice(0, i)
+          .join('')
+          .includes(p + pieces[i + 1]),
+    );
     expect(at).toBeGreaterThan(0);
     const stopped = await llm.generate(user('Write a line.'), { ...options, stop: [pieces[at]! + pieces[at + 1]!] });
     expect(stopped.choices[0]!.finish_reason).toBe('stop');
@@ -126,7 +141,10 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
   it('runs a batch concurrently (two server slots), each answer in its place', async () => {
     const llm = registry.llm();
     const seeds = [5, 6, 7, 8, 9];
-    const batch = await llm.generateBatch(seeds.map(() => user('Hi')), { max_tokens: 6, concurrency: 3, seed: 5 });
+    const batch = await llm.generateBatch(
+      seeds.map(() => user('Hi')),
+      { max_tokens: 6, concurrency: 3, seed: 5 },
+    );
     expect(batch).toHaveLength(5);
     expect(batch.map((b) => b.usage!.completion_tokens)).toEqual([6, 6, 6, 6, 6]);
     const one = await llm.generate(user('Hi'), { max_tokens: 6, seed: 5 });
@@ -144,7 +162,7 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
     expect(Date.now() - started).toBeLessThan(50 + AT_ONCE_MS);
   });
 
-  it('embeds through /v1/embeddings: unit-length vectors of the model\'s dimensions, in input order', async () => {
+  it("embeds through /v1/embeddings: unit-length vectors of the model's dimensions, in input order", async () => {
     const embedder = registry.embedder();
     const texts = Array.from({ length: 40 }, (_, i) => `sentence number ${i}`);
     const result = await embedder.embed(texts);
@@ -163,7 +181,15 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
   });
 
   it('reranks through the vllm type (POST /rerank and /v1/rerank): every document, sorted, batches merged', async () => {
-    const documents = ['Paris is the capital of France.', 'Bananas are yellow.', 'The Eiffel Tower is in Paris.', 'x', 'Berlin is in Germany.', 'Tokyo is big.', 'q'];
+    const documents = [
+      'Paris is the capital of France.',
+      'Bananas are yellow.',
+      'The Eiffel Tower is in Paris.',
+      'x',
+      'Berlin is in Germany.',
+      'Tokyo is big.',
+      'q',
+    ];
     const results = await registry.reranker().rerank('Where is the Eiffel Tower?', documents);
     expect(results.map((r) => r.index).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
     for (const r of results) expect(r.document).toBe(documents[r.index]);
@@ -175,8 +201,11 @@ describe.skipIf(skip)('llama-server (llama.cpp) through openai-compatible and vl
     expect(await registry.reranker().rerank('Where is the Eiffel Tower?', documents, { topK: 3 })).toHaveLength(3);
   });
 
-  it('maps the server\'s refusals to ProviderErrors with their status', async () => {
-    const error = await registry.llm().generate(user('x'.repeat(20_000)), { max_tokens: 4 }).catch((e: unknown) => e);
+  it("maps the server's refusals to ProviderErrors with their status", async () => {
+    const error = await registry
+      .llm()
+      .generate(user('x'.repeat(20_000)), { max_tokens: 4 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as ProviderError).status).toBe(400);
     expect((error as ProviderError).retryable).toBe(false);

@@ -96,7 +96,9 @@ describe('ProvidersModule.forRoot', () => {
     expect(registry.reranker()).toBe(module.get(getRerankerToken()));
     expect(module.get(Reranker)).toBe(module.get(getRerankerToken('default')));
     expect(() => registry.llm('nope')).toThrow(UnknownInstanceError);
-    expect(() => registry.llm('nope')).toThrow('No LLM named "nope" is configured. Configured llm names: chat, summarize. Add it under "llm:" in the providers YAML.');
+    expect(() => registry.llm('nope')).toThrow(
+      'No LLM named "nope" is configured. Configured llm names: chat, summarize. Add it under "llm:" in the providers YAML.',
+    );
     await module.close();
   });
 
@@ -110,14 +112,21 @@ describe('ProvidersModule.forRoot', () => {
       })(),
       { logger: false },
     );
-    await app.get(ProvidersRegistry).llm('chat').generate([{ role: 'user', content: 'x' }]);
+    await app
+      .get(ProvidersRegistry)
+      .llm('chat')
+      .generate([{ role: 'user', content: 'x' }]);
     await app.close();
     expect([...drivers.values()].map((d) => d.closed)).toEqual([1, 1]);
   });
 
   it('keeps tokens inside the importing module when isGlobal is false', async () => {
     const { definition } = scriptedLLMProvider();
-    @Module({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition], isGlobal: false })], providers: [ChatService], exports: [ChatService] })
+    @Module({
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: twoLLMs, providers: [definition], isGlobal: false })],
+      providers: [ChatService],
+      exports: [ChatService],
+    })
     class FeatureWithProviders {}
     @Module({ providers: [ChatService] })
     class FeatureWithout {}
@@ -127,15 +136,23 @@ describe('ProvidersModule.forRoot', () => {
     await ok.close();
     const failed = await Test.createTestingModule({ imports: [FeatureWithProviders, FeatureWithout] })
       .compile()
-      .then(() => undefined, (err: Error) => err);
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
     expect(failed?.message).toContain("Nest can't resolve dependencies of the ChatService");
   });
 
   it('refuses a provider definition that is not one, and the same type registered twice', async () => {
     const { definition } = scriptedLLMProvider();
-    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: {}, providers: [definition, { ...definition }, { type: 'x' } as never] })] })
+    const error = await Test.createTestingModule({
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: {}, providers: [definition, { ...definition }, { type: 'x' } as never] })],
+    })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(ProvidersConfigError);
     expect((error as ProvidersConfigError).issues.map((i) => `${i.file} ${i.message}`)).toEqual([
       'forRoot({ providers })[1] registers the llm type "scripted" a second time.',
@@ -145,10 +162,21 @@ describe('ProvidersModule.forRoot', () => {
 
   it('reports a driver that cannot be created as a bootstrap error, without its secret', async () => {
     const { definition } = scriptedLLMProvider();
-    const broken = { ...definition, type: 'broken', create: () => { throw new Error('cannot open model with key sk-abcdef123456'); } };
-    const error = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { llm: { a: { type: 'broken', model: 'm' } } }, providers: [broken] })] })
+    const broken = {
+      ...definition,
+      type: 'broken',
+      create: () => {
+        throw new Error('cannot open model with key sk-abcdef123456');
+      },
+    };
+    const error = await Test.createTestingModule({
+      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: { llm: { a: { type: 'broken', model: 'm' } } }, providers: [broken] })],
+    })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(ProvidersConfigError);
     expect((error as Error).message).toBe('Invalid providers config (1 problem):\n  1. llm.a: could not be created: cannot open model with key ***');
   });
@@ -159,7 +187,10 @@ describe('ProvidersModule.forRootAsync', () => {
     const { definition } = scriptedLLMProvider();
     @Injectable()
     class UsesDeclared {
-      constructor(@InjectLLM('chat') readonly chat: LLM, readonly byType: LLM) {}
+      constructor(
+        @InjectLLM('chat') readonly chat: LLM,
+        readonly byType: LLM,
+      ) {}
     }
     const module = await Test.createTestingModule({
       imports: [
@@ -172,7 +203,10 @@ describe('ProvidersModule.forRootAsync', () => {
           useFactory: (config: ConfigService) => ({
             configPath: [],
             env: {},
-            config: { llm: { chat: { type: 'scripted', model: config.getOrThrow<string>('chatModel') }, other: { type: 'scripted', model: 'o' } }, defaults: { llm: 'chat' } },
+            config: {
+              llm: { chat: { type: 'scripted', model: config.getOrThrow<string>('chatModel') }, other: { type: 'scripted', model: 'o' } },
+              defaults: { llm: 'chat' },
+            },
           }),
         }),
       ],
@@ -194,7 +228,10 @@ describe('ProvidersModule.forRootAsync', () => {
     @Module({ imports: [ProvidersModule.forFeature({ llm: ['summarize'] })], providers: [Summaries], exports: [Summaries] })
     class SummariesModule {}
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRootAsync({ providers: [definition], useFactory: async () => ({ configPath: [], env: {}, config: twoLLMs }) }), SummariesModule],
+      imports: [
+        ProvidersModule.forRootAsync({ providers: [definition], useFactory: async () => ({ configPath: [], env: {}, config: twoLLMs }) }),
+        SummariesModule,
+      ],
     }).compile();
     expect(module.get(Summaries).llm.model).toBe('sum-model');
     await module.close();
@@ -203,10 +240,15 @@ describe('ProvidersModule.forRootAsync', () => {
   it('fails bootstrap when a declared name is not in the config the factory gave', async () => {
     const { definition } = scriptedLLMProvider();
     const error = await Test.createTestingModule({
-      imports: [ProvidersModule.forRootAsync({ names: { llm: ['chta'] }, providers: [definition], useFactory: () => ({ configPath: [], env: {}, config: twoLLMs }) })],
+      imports: [
+        ProvidersModule.forRootAsync({ names: { llm: ['chta'] }, providers: [definition], useFactory: () => ({ configPath: [], env: {}, config: twoLLMs }) }),
+      ],
     })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(UnknownInstanceError);
   });
 
@@ -215,7 +257,10 @@ describe('ProvidersModule.forRootAsync', () => {
       imports: [ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: { llm: { a: { type: 'nope' } } } }) })],
     })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(error).toBeInstanceOf(ProvidersConfigError);
     expect((error as ProvidersConfigError).issues[0]).toMatchObject({ file: 'inline config', path: 'llm.a.type', message: 'Unknown llm type "nope".' });
   });
@@ -254,8 +299,10 @@ describe('default instances', () => {
     expect((error as Error).message).toBe(message);
   };
 
-  it('forRootAsync: app.get(LLM) and get(getLLMToken()) give the registry\'s default, one instance', async () => {
-    const app = await appWith([ProvidersModule.forRootAsync({ useFactory: async () => ({ configPath: [], env: {}, config: { llm: { chat: openai('c') } } }) })]);
+  it("forRootAsync: app.get(LLM) and get(getLLMToken()) give the registry's default, one instance", async () => {
+    const app = await appWith([
+      ProvidersModule.forRootAsync({ useFactory: async () => ({ configPath: [], env: {}, config: { llm: { chat: openai('c') } } }) }),
+    ]);
     const registry = app.get(ProvidersRegistry);
     expect(app.get(LLM)).toBe(registry.llm());
     expect(app.get(getLLMToken())).toBe(registry.llm('chat'));
@@ -273,9 +320,18 @@ describe('default instances', () => {
     const app = await appWith([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })]);
     const standIn = app.get(LLM);
     expect(app.get(getLLMToken())).toBe(standIn);
-    expectNoDefault(thrownBy(() => standIn.generate([{ role: 'user', content: 'x' }])), noDefaultLLM);
-    expectNoDefault(thrownBy(() => standIn.model), noDefaultLLM);
-    expectNoDefault(thrownBy(() => app.get(Embedder).embed('x')), 'No default embedder: there is no embedding entry at all.');
+    expectNoDefault(
+      thrownBy(() => standIn.generate([{ role: 'user', content: 'x' }])),
+      noDefaultLLM,
+    );
+    expectNoDefault(
+      thrownBy(() => standIn.model),
+      noDefaultLLM,
+    );
+    expectNoDefault(
+      thrownBy(() => app.get(Embedder).embed('x')),
+      'No default embedder: there is no embedding entry at all.',
+    );
     // Named instances are unaffected; closing the app (lifecycle hooks) does not trip the stand-in.
     expect(app.get(ProvidersRegistry).llm('b').model).toBe('b');
     await app.close();
@@ -283,7 +339,10 @@ describe('default instances', () => {
 
   it('forRoot: an undecidable default is a stand-in too, not a scoped provider', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [ProvidersModule.forRoot({ configPath: [], env: {}, config: undecided })] }).compile();
-    expectNoDefault(thrownBy(() => moduleRef.get(LLM).generate([])), noDefaultLLM);
+    expectNoDefault(
+      thrownBy(() => moduleRef.get(LLM).generate([])),
+      noDefaultLLM,
+    );
     await moduleRef.close();
   });
 
@@ -301,7 +360,10 @@ describe('default instances', () => {
       providers: [SearchService],
     })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expectNoDefault(compiling, `${noDefaultLLM} (asked for by SearchService)`);
   });
 
@@ -332,7 +394,10 @@ describe('default instances', () => {
 
     // Only @Optional() ones: bootstrap succeeds, and they get the stand-in.
     const app = await appWith([ProvidersModule.forRootAsync({ useFactory: () => ({ configPath: [], env: {}, config: undecided }) })], [Tolerant]);
-    expectNoDefault(thrownBy(() => app.get(Tolerant).llm!.generate([])), noDefaultLLM);
+    expectNoDefault(
+      thrownBy(() => app.get(Tolerant).llm!.generate([])),
+      noDefaultLLM,
+    );
     await app.close();
   });
 
@@ -359,7 +424,9 @@ describe('rerankers and embedders through the module', () => {
   it('splits a large document set at the service limit, merges, sorts, then applies threshold and topK', async () => {
     const { definition, drivers } = scriptedRerankerProvider(2);
     const module = await Test.createTestingModule({
-      imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [definition], config: { reranker: { default: { type: 'scripted', model: 'r' } } } })],
+      imports: [
+        ProvidersModule.forRoot({ configPath: [], env: {}, providers: [definition], config: { reranker: { default: { type: 'scripted', model: 'r' } } } }),
+      ],
       providers: [Ranker],
     }).compile();
     const docs = ['cat', 'cat cat cat', 'dog', 'cat cat', 'cat dog cat cat cat'];
@@ -418,7 +485,8 @@ describe('rerankers and embedders through the module', () => {
       code: 'dimensions',
       instance: 'docs',
       retryable: false,
-      message: 'embedding "docs" (scripted): returned vectors of 5 dimensions where 4 are configured. Fix "dimensions" (or the model), or the vectors will not match your index.',
+      message:
+        'embedding "docs" (scripted): returned vectors of 5 dimensions where 4 are configured. Fix "dimensions" (or the model), or the vectors will not match your index.',
     });
     await module.close();
   });

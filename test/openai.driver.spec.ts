@@ -55,7 +55,6 @@ function expectNoKey(text: string, key = API_KEY): void {
   expectKeyAbsent(text, key);
 }
 
-
 const signal = () => new AbortController().signal;
 /** A driver's vectors as number lists, whichever form it gave them in. */
 const rows = (result: EmbedderBatchResult) => (result.embeddings ?? []).map((v) => Array.from(v));
@@ -80,8 +79,15 @@ describe('config classes', () => {
     expect(validationProblems(OpenAILLMConfig, { type: 'openai', model: 'm', apiKey: 'k' })).toEqual([]);
     expect(
       validationProblems(OpenAIEmbedderConfig, {
-        type: 'openai', model: 'm', apiKey: 'k', baseUrl: 'http://proxy:8080/v1', organization: 'org', project: 'proj',
-        headers: { 'X-Team': 'a' }, dimensions: 256, batchSize: 100,
+        type: 'openai',
+        model: 'm',
+        apiKey: 'k',
+        baseUrl: 'http://proxy:8080/v1',
+        organization: 'org',
+        project: 'proj',
+        headers: { 'X-Team': 'a' },
+        dimensions: 256,
+        batchSize: 100,
       }),
     ).toEqual([]);
   });
@@ -100,16 +106,29 @@ describe('config classes', () => {
     expect(validationProblems(OpenAILLMConfig, { type: 'openai', model: 'm', apiKey: 'k', headers: { 'X-N': 5 } })).toEqual(['headers']);
     expect(validationProblems(OpenAILLMConfig, { type: 'openai', model: 'm', apiKey: 'k', headers: { 'bad header': 'v' } })).toEqual(['headers']);
     // organization belongs to OpenAI, not to a local server.
-    expect(validationProblems(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', organization: 'o' })).toEqual(['organization']);
-    expect(validationProblems(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: 'yes' })).toEqual(['streamUsage']);
-    expect(validationProblems(OpenAICompatibleEmbedderConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', encodingFormat: 'int8' })).toEqual(['encodingFormat']);
+    expect(validationProblems(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', organization: 'o' })).toEqual([
+      'organization',
+    ]);
+    expect(validationProblems(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: 'yes' })).toEqual([
+      'streamUsage',
+    ]);
+    expect(
+      validationProblems(OpenAICompatibleEmbedderConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', encodingFormat: 'int8' }),
+    ).toEqual(['encodingFormat']);
     // streamUsage is an LLM flag only.
-    expect(validationProblems(OpenAICompatibleEmbedderConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: false })).toEqual(['streamUsage']);
+    expect(validationProblems(OpenAICompatibleEmbedderConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: false })).toEqual(
+      ['streamUsage'],
+    );
   });
 
   it('takes streamUsage "false" from an environment variable', () => {
     const { validator, transformer } = configValidation();
-    const config = transformer.plainToInstance(OpenAICompatibleLLMConfig, { type: 'openai-compatible', model: 'm', baseUrl: 'http://x:1/v1', streamUsage: 'false' });
+    const config = transformer.plainToInstance(OpenAICompatibleLLMConfig, {
+      type: 'openai-compatible',
+      model: 'm',
+      baseUrl: 'http://x:1/v1',
+      streamUsage: 'false',
+    });
     expect(validator.validateSync(config, { whitelist: true, forbidNonWhitelisted: true })).toEqual([]);
     expect(config.streamUsage).toBe(false);
   });
@@ -161,7 +180,12 @@ describe('openai llm: generate', () => {
 
   it('sends organization, project and custom headers', async () => {
     const llm = await create<LLMDriver>(openaiLLM, {
-      model: 'gpt-4o-mini', apiKey: API_KEY, baseUrl: fake.baseUrl, organization: 'org-1', project: 'proj_2', headers: { 'X-Team': 'search' },
+      model: 'gpt-4o-mini',
+      apiKey: API_KEY,
+      baseUrl: fake.baseUrl,
+      organization: 'org-1',
+      project: 'proj_2',
+      headers: { 'X-Team': 'search' },
     });
     await llm.generate(user('hi'), { signal: signal() });
     const headers = fake.lastRequest!.headers;
@@ -187,7 +211,11 @@ describe('openai llm: stream', () => {
     const chunks = await collect(llm.stream(user('one two three'), { temperature: 0, signal: signal() }));
 
     expect(fake.lastRequest!.body).toEqual({
-      model: 'gpt-4o-mini', messages: user('one two three'), temperature: 0, stream: true, stream_options: { include_usage: true },
+      model: 'gpt-4o-mini',
+      messages: user('one two three'),
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     expect(chunks.map((c) => c.object)).toEqual(Array(chunks.length).fill('chat.completion.chunk'));
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
@@ -252,7 +280,10 @@ describe('openai-compatible llm', () => {
         await open.close();
       }
     } finally {
-      for (const [k, v] of [['OPENAI_API_KEY', saved.key], ['OPENAI_BASE_URL', saved.url]] as const) {
+      for (const [k, v] of [
+        ['OPENAI_API_KEY', saved.key],
+        ['OPENAI_BASE_URL', saved.url],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
@@ -264,7 +295,11 @@ describe('openai-compatible llm', () => {
     await withKey.generate(user('a'), { signal: signal() });
     expect(fake.lastRequest!.headers.authorization).toBe(`Bearer ${API_KEY}`);
 
-    const viaHeaders = await create<LLMDriver>(openaiCompatibleLLM, { model: 'm', baseUrl: fake.baseUrl, headers: { Authorization: `Bearer ${API_KEY}` } }, 'local');
+    const viaHeaders = await create<LLMDriver>(
+      openaiCompatibleLLM,
+      { model: 'm', baseUrl: fake.baseUrl, headers: { Authorization: `Bearer ${API_KEY}` } },
+      'local',
+    );
     await viaHeaders.generate(user('b'), { signal: signal() });
     expect(fake.lastRequest!.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(fake.lastRequest!.body.messages).toEqual(user('b'));
@@ -303,7 +338,12 @@ describe('error mapping', () => {
   });
 
   it('redacts the key when an upstream echoes it whole, in the message and the cause', async () => {
-    const llm = await create<LLMDriver>(openaiLLM, { model: 'gpt-4o-mini', apiKey: API_KEY, baseUrl: fake.baseUrl, headers: { 'X-Proxy-Token': 'proxy-token-abcdef123456' } });
+    const llm = await create<LLMDriver>(openaiLLM, {
+      model: 'gpt-4o-mini',
+      apiKey: API_KEY,
+      baseUrl: fake.baseUrl,
+      headers: { 'X-Proxy-Token': 'proxy-token-abcdef123456' },
+    });
     fake.failNext(403, { message: `key ${API_KEY} and token proxy-token-abcdef123456 are not allowed here` });
     const err = await rejection(() => llm.generate(user('hi'), { signal: signal() }));
     expect(err).toMatchObject({ status: 403, retryable: false });
@@ -338,7 +378,14 @@ describe('error mapping', () => {
 
   it('500, 503, 408, 409 are retryable; 400, 404 are not', async () => {
     const llm = await create<LLMDriver>(openaiLLM, { model: 'gpt-4o-mini', apiKey: API_KEY, baseUrl: fake.baseUrl });
-    for (const [status, retryable] of [[500, true], [503, true], [408, true], [409, true], [400, false], [404, false]] as const) {
+    for (const [status, retryable] of [
+      [500, true],
+      [503, true],
+      [408, true],
+      [409, true],
+      [400, false],
+      [404, false],
+    ] as const) {
       fake.failNext(status, { message: `boom ${status}` });
       const err = await rejection(() => llm.generate(user('hi'), { signal: signal() }));
       expect(err).toBeInstanceOf(ProviderError);
@@ -374,7 +421,11 @@ describe('error mapping', () => {
 
   it('hides credentials written into the baseUrl (were one to get past validation)', async () => {
     const port = await freePort();
-    const config = Object.assign(new OpenAICompatibleLLMConfig(), { type: 'openai-compatible', model: 'm', baseUrl: `http://user:pa55word@127.0.0.1:${port}/v1?token=t0ken` });
+    const config = Object.assign(new OpenAICompatibleLLMConfig(), {
+      type: 'openai-compatible',
+      model: 'm',
+      baseUrl: `http://user:pa55word@127.0.0.1:${port}/v1?token=t0ken`,
+    });
     const llm = await openaiCompatibleLLM.create(config, { name: 'local', kind: 'llm', type: 'openai-compatible', logger });
     const err = await rejection(() => llm.generate(user('hi'), { signal: signal() }));
     expect(err.message).toContain(`cannot reach http://127.0.0.1:${port}/v1`);
@@ -522,7 +573,11 @@ describe('embeddings', () => {
   });
 
   it('openai-compatible: encodingFormat float, limits from batchSize', async () => {
-    const floats = await create<EmbedderDriver>(openaiCompatibleEmbedder, { model: 'e', baseUrl: fake.baseUrl, apiKey: API_KEY, encodingFormat: 'float', batchSize: 100 }, 'local');
+    const floats = await create<EmbedderDriver>(
+      openaiCompatibleEmbedder,
+      { model: 'e', baseUrl: fake.baseUrl, apiKey: API_KEY, encodingFormat: 'float', batchSize: 100 },
+      'local',
+    );
     expect(floats.maxBatchSize).toBe(100);
     const result = await floats.embedBatch(['x', 'y'], { signal: signal() });
     expect(fake.lastRequest!.body.encoding_format).toBe('float');
@@ -560,10 +615,18 @@ describe('embeddings', () => {
 
   it("the service's own limit: more than 2048 inputs is a 400, not retryable", async () => {
     const embedder = await create<EmbedderDriver>(openaiEmbedder, { model: 'e', apiKey: API_KEY, baseUrl: fake.baseUrl }, 'docs');
-    const err = await rejection(() => embedder.embedBatch(Array.from({ length: 2049 }, (_, i) => `t${i}`), { signal: signal() }));
+    const err = await rejection(() =>
+      embedder.embedBatch(
+        Array.from({ length: 2049 }, (_, i) => `t${i}`),
+        { signal: signal() },
+      ),
+    );
     expect(err).toMatchObject({ name: 'ProviderError', status: 400, retryable: false });
     expect(err.message).toContain('maximum is 2048');
-    const ok = await embedder.embedBatch(Array.from({ length: 2048 }, (_, i) => `t${i}`), { signal: signal() });
+    const ok = await embedder.embedBatch(
+      Array.from({ length: 2048 }, (_, i) => `t${i}`),
+      { signal: signal() },
+    );
     expect(rows(ok)).toHaveLength(2048);
     expect(rows(ok)[2047]).toEqual(fakeEmbedding('t2047', 8));
   });
@@ -587,14 +650,24 @@ describe('fake server', () => {
     expect(await unknown.json()).toEqual({ error: { message: 'Invalid URL (POST /v1/nope)', type: 'invalid_request_error', param: null, code: null } });
     const noModel = await fetch(`${fake.baseUrl}/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ messages: user('x') }) });
     expect(noModel.status).toBe(400);
-    const floats = await fetch(`${fake.baseUrl}/embeddings`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'e', input: 'x', dimensions: 3 }) });
+    const floats = await fetch(`${fake.baseUrl}/embeddings`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ model: 'e', input: 'x', dimensions: 3 }),
+    });
     expect(await floats.json()).toMatchObject({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: fakeEmbedding('x', 3) }], model: 'e' });
     const streamOptionsWithoutStream = await fetch(`${fake.baseUrl}/chat/completions`, {
-      method: 'POST', headers: auth, body: JSON.stringify({ model: 'm', messages: user('x'), stream_options: { include_usage: true } }),
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ model: 'm', messages: user('x'), stream_options: { include_usage: true } }),
     });
     expect(streamOptionsWithoutStream.status).toBe(400);
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
-      'GET /v1/models', 'POST /v1/nope', 'POST /v1/chat/completions', 'POST /v1/embeddings', 'POST /v1/chat/completions',
+      'GET /v1/models',
+      'POST /v1/nope',
+      'POST /v1/chat/completions',
+      'POST /v1/embeddings',
+      'POST /v1/chat/completions',
     ]);
   });
 

@@ -14,7 +14,9 @@ const versionOf = (pkg: string) => (JSON.parse(readFileSync(join(root, 'node_mod
  */
 describe('npm pack -w @hush/providers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hush-consumer-'));
-  afterAll(() => { if (!process.env.KEEP_CONSUMER) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (!process.env.KEEP_CONSUMER) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('installs into a fresh Nest 12 project and works there (ESM import, and require(esm))', () => {
     const run = (cmd: string, args: string[], cwd: string) =>
@@ -45,8 +47,16 @@ describe('npm pack -w @hush/providers', () => {
       join(dir, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
-          module: 'nodenext', moduleResolution: 'nodenext', target: 'ES2023', strict: true, outDir: 'dist', rootDir: 'src',
-          experimentalDecorators: true, emitDecoratorMetadata: true, skipLibCheck: false, types: ['node'],
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'ES2023',
+          strict: true,
+          outDir: 'dist',
+          rootDir: 'src',
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          skipLibCheck: false,
+          types: ['node'],
         },
         include: ['src'],
       }),

@@ -65,7 +65,10 @@ describe('attempt timeouts × streams × slots, over real HTTP', () => {
       // Every attempt of the first CALLS calls answers late; each call fails after its two attempts.
       server.next('chat', { kind: 'delay', ms: LATE_MS }, CALLS * 2);
       for (let i = 0; i < CALLS; i++) {
-        const error = await call().then(() => undefined, (e: unknown) => e);
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error).toBeInstanceOf(ProviderError);
         expect(error).toMatchObject({ code: 'attempt-timeout', instance: 'chat', retryable: true });
         expect((error as Error).message).toBe(`llm "chat" (openai-compatible): the attempt took longer than attemptTimeoutMs ${ATTEMPT_MS} ms.`);
@@ -128,7 +131,14 @@ describe('usage without total_tokens', () => {
       (async function* () {
         yield 'a';
         // Some OpenAI-compatible servers send no total_tokens in the usage chunk.
-        yield { id: 'x', object: 'chat.completion.chunk', created: 1, model: 'chat', choices: [], usage: { prompt_tokens: 40, completion_tokens: 50 } as never };
+        yield {
+          id: 'x',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'chat',
+          choices: [],
+          usage: { prompt_tokens: 40, completion_tokens: 50 } as never,
+        };
       })(),
     );
     const chunks = await drain(llm.stream(user));
@@ -136,9 +146,14 @@ describe('usage without total_tokens', () => {
     // 90 tokens spent: a small call still fits…
     await expect(llm.generate(user, { max_tokens: 5 })).resolves.toMatchObject({ object: 'chat.completion' });
     // …and one that needs more than the 100 - 92 left is refused by the budget, not by a NaN.
-    const refused = await llm.generate(user, { max_tokens: 20, timeoutMs: 5_000 }).then(() => undefined, (e: unknown) => e);
+    const refused = await llm.generate(user, { max_tokens: 20, timeoutMs: 5_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(refused).toMatchObject({ code: 'rate-limited', instance: 'chat' });
-    expect((refused as Error).message).toMatch(/^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/);
+    expect((refused as Error).message).toMatch(
+      /^llm "chat" \(scripted\): the rpm\/tpm budget has no room \(the budget frees up in \d+ ms\); before the deadline\.$/,
+    );
   });
 });
 
@@ -224,7 +239,10 @@ describe('shutdown', () => {
     const baseline = timers();
     // A call in flight when the application closes: it may finish within the grace period.
     const controller = new AbortController();
-    const inFlight = registry.llm('chat').generate(user, { signal: controller.signal }).catch((e: unknown) => e);
+    const inFlight = registry
+      .llm('chat')
+      .generate(user, { signal: controller.signal })
+      .catch((e: unknown) => e);
     setTimeout(() => controller.abort(), 50);
     const started = performance.now();
     await module.close();
@@ -233,7 +251,13 @@ describe('shutdown', () => {
     await sleep(0);
     expect(timers()).toBeLessThanOrEqual(baseline);
     // New calls are refused with a clear error.
-    const refused = await registry.llm('chat').generate(user).then(() => undefined, (e: unknown) => e);
+    const refused = await registry
+      .llm('chat')
+      .generate(user)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(refused).toMatchObject({ code: 'closed', instance: 'chat', retryable: false });
     expect((refused as Error).message).toBe('llm "chat" (openai-compatible): the instance is shut down (application closing); no new calls are taken.');
   });

@@ -17,11 +17,7 @@ import { RerankFakeServer, type RecordedRequest } from './fakes/rerank-fake-serv
  */
 const API_KEY = 'hush-test-SECRETKEY-conformance-0123456789';
 
-describeProviderConformance(
-  teiEmbedder,
-  { fake: () => ServiceFake.start(teiEmbedService({ apiKey: API_KEY })), entry: { apiKey: API_KEY } },
-  { describe, it },
-);
+describeProviderConformance(teiEmbedder, { fake: () => ServiceFake.start(teiEmbedService({ apiKey: API_KEY })), entry: { apiKey: API_KEY } }, { describe, it });
 
 describeProviderConformance(
   cohereReranker,
@@ -43,19 +39,32 @@ describe('the conformance suite', () => {
   it('says what a type does wrong, never showing the secret', async () => {
     // A TEI server that answers fewer vectors than asked, and echoes the key in its 401s.
     const lossy = teiEmbedService({ apiKey: API_KEY });
-    const broken = { ...lossy, answer: async (r: Parameters<typeof lossy.answer>[0]) => {
-      const answer = await lossy.answer(r);
-      return Array.isArray(answer.json) && answer.json.length > 1 ? { ...answer, json: answer.json.slice(1) } : answer;
-    } };
+    const broken = {
+      ...lossy,
+      answer: async (r: Parameters<typeof lossy.answer>[0]) => {
+        const answer = await lossy.answer(r);
+        return Array.isArray(answer.json) && answer.json.length > 1 ? { ...answer, json: answer.json.slice(1) } : answer;
+      },
+    };
     const checks = providerConformance(teiEmbedder, { fake: () => ServiceFake.start(broken), entry: { apiKey: API_KEY } });
-    const failure = await checks.find((c) => c.name.startsWith('embeds texts'))!.run().catch((e: unknown) => e);
+    const failure = await checks
+      .find((c) => c.name.startsWith('embeds texts'))!
+      .run()
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ConformanceError);
-    expect((failure as Error).message).toMatch(/^embedding type "tei", embeds texts .*: embed\(\["alpha beta", "gamma"\]\) failed: ProviderError .*asked for 2 vectors, got 1/);
+    expect((failure as Error).message).toMatch(
+      /^embedding type "tei", embeds texts .*: embed\(\["alpha beta", "gamma"\]\) failed: ProviderError .*asked for 2 vectors, got 1/,
+    );
     expect((failure as Error).message).not.toContain(API_KEY);
   });
 
   it('refuses an LLM type, which it has no checks for', () => {
-    expect(() => providerConformance({ kind: 'llm', type: 'x', config: class {}, create: () => ({}) as never } as never, { fake: () => ServiceFake.start(teiEmbedService()), entry: {} })).toThrow(/only embedding and reranker types/);
+    expect(() =>
+      providerConformance({ kind: 'llm', type: 'x', config: class {}, create: () => ({}) as never } as never, {
+        fake: () => ServiceFake.start(teiEmbedService()),
+        entry: {},
+      }),
+    ).toThrow(/only embedding and reranker types/);
   });
 });
 
@@ -88,9 +97,18 @@ const laxEmbedder = defineEmbeddingProvider({
 
 describe('the conformance suite catches', () => {
   const LAX_KEY = 'lax-key-0123456789abcdef';
-  const checks = providerConformance(laxEmbedder, { fake: () => ServiceFake.start(acmeService({ apiKey: LAX_KEY })), entry: { model: 'acme-embed-1', apiKey: LAX_KEY } });
+  const checks = providerConformance(laxEmbedder, {
+    fake: () => ServiceFake.start(acmeService({ apiKey: LAX_KEY })),
+    entry: { model: 'acme-embed-1', apiKey: LAX_KEY },
+  });
   const failureOf = async (prefix: string) => {
-    const error = await checks.find((c) => c.name.startsWith(prefix))!.run().then(() => undefined, (e: unknown) => e);
+    const error = await checks
+      .find((c) => c.name.startsWith(prefix))!
+      .run()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(ConformanceError);
     return (error as Error).message;
   };
@@ -100,7 +118,9 @@ describe('the conformance suite catches', () => {
   });
 
   it('a ping that is not free', async () => {
-    expect(await failureOf('ping is free')).toContain(`the methods of the requests ping() sent (a free check reads, it never posts a billed call): expected [ 'GET', 'GET' ], got [ 'POST', 'POST' ]`);
+    expect(await failureOf('ping is free')).toContain(
+      `the methods of the requests ping() sent (a free check reads, it never posts a billed call): expected [ 'GET', 'GET' ], got [ 'POST', 'POST' ]`,
+    );
   });
 
   it('a config class that validates less than the built-in ones', async () => {
@@ -120,7 +140,13 @@ describe('the conformance suite catches', () => {
       },
       { fake: () => ServiceFake.start(acmeService({ apiKey: LAX_KEY })), entry: { model: 'acme-embed-1', apiKey: LAX_KEY } },
     );
-    const error = await chatty.find((c) => c.name.startsWith('keeps the secret out'))!.run().then(() => undefined, (e: unknown) => e);
+    const error = await chatty
+      .find((c) => c.name.startsWith('keeps the secret out'))!
+      .run()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).message).toMatch(/the secret shows in a log line or a diagnostics event$/);
     expect((error as Error).message).not.toContain(LAX_KEY);
   });
@@ -131,11 +157,20 @@ describe('the conformance suite catches', () => {
       @IsString() apiKey!: string;
       @IsOptional() @IsUrl(SERVICE_URL_OPTIONS) baseUrl?: string;
     }
-    const unmarked = providerConformance({ ...laxEmbedder, config: StrictUrlConfig }, {
-      fake: () => ServiceFake.start(acmeService({ apiKey: LAX_KEY })),
-      entry: { model: 'acme-embed-1', apiKey: LAX_KEY },
-    });
-    const error = await unmarked.find((c) => c.name.startsWith('refuses unknown keys'))!.run().then(() => undefined, (e: unknown) => e);
+    const unmarked = providerConformance(
+      { ...laxEmbedder, config: StrictUrlConfig },
+      {
+        fake: () => ServiceFake.start(acmeService({ apiKey: LAX_KEY })),
+        entry: { model: 'acme-embed-1', apiKey: LAX_KEY },
+      },
+    );
+    const error = await unmarked
+      .find((c) => c.name.startsWith('refuses unknown keys'))!
+      .run()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).message).toContain("the keys that hold credentials but are not marked @Secret(): expected [], got [ 'apiKey' ]");
   });
 });

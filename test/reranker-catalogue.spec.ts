@@ -76,7 +76,13 @@ const CASES: Case[] = [
     auth: { authorization: `Bearer ${API_KEY}` },
     sentDocuments: asStrings,
     expectBody(body, documents) {
-      expect(body).toEqual({ model: 'jina-reranker-v2-base-multilingual', query: expect.any(String), documents, top_n: documents.length, return_documents: false });
+      expect(body).toEqual({
+        model: 'jina-reranker-v2-base-multilingual',
+        query: expect.any(String),
+        documents,
+        top_n: documents.length,
+        return_documents: false,
+      });
     },
     list: (answer) => answer.results,
     scoreKey: 'relevance_score',
@@ -132,7 +138,13 @@ const CASES: Case[] = [
     auth: { 'api-key': API_KEY, 'x-pinecone-api-version': '2026-04', authorization: undefined },
     sentDocuments: (body) => body.documents.map((d: { text: string }) => d.text),
     expectBody(body, documents) {
-      expect(body).toEqual({ model: 'bge-reranker-v2-m3', query: expect.any(String), documents: documents.map((text) => ({ text })), top_n: documents.length, return_documents: false });
+      expect(body).toEqual({
+        model: 'bge-reranker-v2-m3',
+        query: expect.any(String),
+        documents: documents.map((text) => ({ text })),
+        top_n: documents.length,
+        return_documents: false,
+      });
     },
     list: (answer) => answer.data,
     scoreKey: 'score',
@@ -205,7 +217,7 @@ describe.each(CASES)('reranker type $service', (c) => {
   });
   afterEach(() => fake.reset());
 
-  it('sends the service\'s request (path, auth, every score asked, no text back) and returns every document sorted, with its text', async () => {
+  it("sends the service's request (path, auth, every score asked, no text back) and returns every document sorted, with its text", async () => {
     const reranker = await boot(c.definition, c.entry(fake));
     const documents = ['the cat sat on the mat', 'a dog barked', 'cat cat cat food', 'nothing here at all', 'my cat'];
     const results = await reranker.rerank('cat', documents);
@@ -295,7 +307,7 @@ describe.each(CASES)('reranker type $service', (c) => {
     expect(fake.requests).toHaveLength(2);
   });
 
-  it('maps a 500 to a retryable ProviderError carrying the service\'s message', async () => {
+  it("maps a 500 to a retryable ProviderError carrying the service's message", async () => {
     fake.failNext(500, 'upstream exploded');
     const reranker = await boot(c.definition, { ...c.entry(fake), maxRetries: 0 });
     const err = await rejection(() => reranker.rerank('q', ['a']));
@@ -316,9 +328,9 @@ describe.each(CASES)('reranker type $service', (c) => {
   it('refuses a malformed answer: an index out of range, a missing score, a repeated index, a non-JSON body', async () => {
     const reranker = await boot(c.definition, { ...c.entry(fake), maxRetries: 2 });
     const breakages: Array<[string, (answer: any) => any]> = [
-      ['index', (a) => (c.list(a)[0].index = 99, a)],
+      ['index', (a) => ((c.list(a)[0].index = 99), a)],
       [c.scoreKey, (a) => (delete c.list(a)[1][c.scoreKey], a)],
-      ['twice', (a) => (c.list(a)[1].index = c.list(a)[0].index, a)],
+      ['twice', (a) => ((c.list(a)[1].index = c.list(a)[0].index), a)],
       ['scores of 3', (a) => (c.list(a).pop(), a)],
     ];
     for (const [word, fn] of breakages) {
@@ -362,7 +374,10 @@ describe.each(CASES)('reranker type $service', (c) => {
     expect(definition.docs?.batchLimit).toBe(c.limit);
     expect(definition.description).toBeTruthy();
     const driver = (await definition.create(Object.assign(new definition.config(), c.entry(fake)), {
-      name: 'rr', kind: 'reranker', type: c.service, logger: console,
+      name: 'rr',
+      kind: 'reranker',
+      type: c.service,
+      logger: console,
     })) as RerankerDriver;
     expect(driver.maxDocuments).toBe(c.limit);
   });
@@ -390,7 +405,14 @@ describe('cohere specifics', () => {
   afterAll(() => fake.close());
 
   it('sends maxTokensPerDoc as max_tokens_per_doc, and batchSize lowers the 1,000 limit', async () => {
-    const reranker = await boot(cohereReranker, { type: 'cohere', model: 'rerank-v3.5', apiKey: API_KEY, baseUrl: fake.baseUrl, maxTokensPerDoc: '512', batchSize: 2 });
+    const reranker = await boot(cohereReranker, {
+      type: 'cohere',
+      model: 'rerank-v3.5',
+      apiKey: API_KEY,
+      baseUrl: fake.baseUrl,
+      maxTokensPerDoc: '512',
+      batchSize: 2,
+    });
     const results = await reranker.rerank('apple', ['apple', 'pear', 'apple apple', 'fig', 'plum']);
     expect(fake.requests.map((r) => r.body.documents.length)).toEqual([2, 2, 1]);
     expect(fake.requests.every((r) => r.body.max_tokens_per_doc === 512)).toBe(true);
@@ -427,7 +449,7 @@ describe('jina specifics', () => {
 });
 
 describe('voyage specifics', () => {
-  it('sends truncation when configured, and its baseUrl includes /v1 as Voyage\'s SDKs take it', async () => {
+  it("sends truncation when configured, and its baseUrl includes /v1 as Voyage's SDKs take it", async () => {
     const fake = await RerankFakeServer.start('voyage', { apiKey: API_KEY });
     try {
       expect(fake.baseUrl).toMatch(/\/v1$/);
@@ -463,7 +485,7 @@ describe('vllm specifics', () => {
     expect(fake.lastRequest!.path).toBe('/v1/rerank');
   });
 
-  it('maps vLLM\'s 404 for a model it does not serve', async () => {
+  it("maps vLLM's 404 for a model it does not serve", async () => {
     const reranker = await boot(vllmReranker, { type: 'vllm', baseUrl: fake.baseUrl, model: 'not-served', maxRetries: 0 });
     const err = await rejection(() => reranker.rerank('cat', ['dog']));
     expect(err).toMatchObject({ status: 404, retryable: false });
@@ -479,7 +501,7 @@ describe('vllm specifics', () => {
 });
 
 describe('tei specifics', () => {
-  it('sends rawScores/truncate, needs no key, and batchSize raises the 32 default to the server\'s max_client_batch_size', async () => {
+  it("sends rawScores/truncate, needs no key, and batchSize raises the 32 default to the server's max_client_batch_size", async () => {
     const fake = await RerankFakeServer.start('tei', { maxDocuments: 64 });
     try {
       const reranker = await boot(teiReranker, { type: 'tei', baseUrl: fake.baseUrl, batchSize: 64, rawScores: true, truncate: true });
@@ -495,12 +517,17 @@ describe('tei specifics', () => {
     }
   });
 
-  it('surfaces TEI\'s own 422 for a batch over its limit', async () => {
+  it("surfaces TEI's own 422 for a batch over its limit", async () => {
     const fake = await RerankFakeServer.start('tei', { maxDocuments: 8 });
     try {
       // The user says 32, the server takes 8: TEI's own answer comes through.
       const reranker = await boot(teiReranker, { type: 'tei', baseUrl: fake.baseUrl, maxRetries: 0 });
-      const err = await rejection(() => reranker.rerank('q', Array.from({ length: 10 }, (_, i) => `t${i}`)));
+      const err = await rejection(() =>
+        reranker.rerank(
+          'q',
+          Array.from({ length: 10 }, (_, i) => `t${i}`),
+        ),
+      );
       expect(err).toMatchObject({ status: 422, retryable: false });
       expect(err.message).toContain('batch size 10 > maximum allowed batch size 8');
     } finally {
@@ -517,7 +544,7 @@ describe('pinecone specifics', () => {
 
   const entry = (more: Record<string, unknown>) => ({ type: 'pinecone', apiKey: API_KEY, baseUrl: fake.baseUrl, ...more });
 
-  it('follows the model\'s limit (cohere-rerank-3.5: 200), sends apiVersion and truncate', async () => {
+  it("follows the model's limit (cohere-rerank-3.5: 200), sends apiVersion and truncate", async () => {
     const reranker = await boot(pineconeReranker, entry({ model: 'cohere-rerank-3.5', apiVersion: '2025-10', truncate: 'END' }));
     const documents = Array.from({ length: 450 }, (_, i) => `passage ${i}`);
     const results = await reranker.rerank('passage 7', documents);
@@ -529,15 +556,21 @@ describe('pinecone specifics', () => {
     }
   });
 
-  it('lets batchSize lower a known model\'s limit, and set an unknown model\'s', async () => {
+  it("lets batchSize lower a known model's limit, and set an unknown model's", async () => {
     const lowered = await boot(pineconeReranker, entry({ model: 'bge-reranker-v2-m3', batchSize: 40 }));
-    await lowered.rerank('q', Array.from({ length: 90 }, (_, i) => `p${i}`));
+    await lowered.rerank(
+      'q',
+      Array.from({ length: 90 }, (_, i) => `p${i}`),
+    );
     expect(fake.requests.map((r) => r.body.documents.length).sort()).toEqual([10, 40, 40]);
     expect(fake.requests[0]!.body.parameters).toBeUndefined();
 
     fake.reset();
     const unknown = await boot(pineconeReranker, entry({ model: 'future-reranker', batchSize: 30 }));
-    await unknown.rerank('q', Array.from({ length: 45 }, (_, i) => `p${i}`));
+    await unknown.rerank(
+      'q',
+      Array.from({ length: 45 }, (_, i) => `p${i}`),
+    );
     expect(fake.requests.map((r) => r.body.documents.length).sort()).toEqual([15, 30]);
   });
 

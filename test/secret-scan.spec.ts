@@ -3,7 +3,12 @@ import { TEST_SECRET } from './support/secret-scan.js';
 
 describe('the secret scan every test file runs under', () => {
   it('recognises the shapes of the test keys, and not ordinary text', () => {
-    for (const key of ['sk-test-SECRETKEY0123456789-zq9X', 'sk-ant-api03-WRONGKEY9876543210-wxyzQRS7', 'sk-upstream-secret-0123456789abcdef', 'AIzaSyFAKE-SECRETKEY0123']) {
+    for (const key of [
+      'sk-test-SECRETKEY0123456789-zq9X',
+      'sk-ant-api03-WRONGKEY9876543210-wxyzQRS7',
+      'sk-upstream-secret-0123456789abcdef',
+      'AIzaSyFAKE-SECRETKEY0123',
+    ]) {
       expect(TEST_SECRET.test(key)).toBe(true);
     }
     for (const text of ['llm "chat" (openai): upstream answered 401 Unauthorized: Incorrect API key provided: ***', 'sk-***']) {

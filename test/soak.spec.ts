@@ -160,10 +160,13 @@ describe('soak: 2,000 calls through a 20 % fault rate with a healthy fallback', 
         }
       };
       const bound = new Promise<never>((_, reject) => {
-        hardBound = setTimeout(() => {
-          const stuck = [...pending.entries()].slice(0, 5).map(([i, p]) => `#${i} ${p.kind} for ${Math.round(performance.now() - p.started)} ms`);
-          reject(new Error(`the run did not end within ${HARD_BOUND_MS} ms: ${pending.size} calls still pending (${stuck.join(', ')})`));
-        }, HARD_BOUND_MS - (performance.now() - runStarted));
+        hardBound = setTimeout(
+          () => {
+            const stuck = [...pending.entries()].slice(0, 5).map(([i, p]) => `#${i} ${p.kind} for ${Math.round(performance.now() - p.started)} ms`);
+            reject(new Error(`the run did not end within ${HARD_BOUND_MS} ms: ${pending.size} calls still pending (${stuck.join(', ')})`));
+          },
+          HARD_BOUND_MS - (performance.now() - runStarted),
+        );
       });
       await Promise.race([Promise.all(Array.from({ length: CONCURRENCY }, worker)), bound]);
       clearTimeout(hardBound);

@@ -3,14 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
-import {
-  FakeEmbedder,
-  FakeLLM,
-  FakeReranker,
-  ProvidersTestingModule,
-  estimateTokens,
-  wordOverlapScore,
-} from '@hush/providers/testing';
+import { FakeEmbedder, FakeLLM, FakeReranker, ProvidersTestingModule, estimateTokens, wordOverlapScore } from '@hush/providers/testing';
 import {
   Embedder,
   getLLMToken,
@@ -99,9 +92,7 @@ describe('FakeLLM', () => {
     expect(completion).toMatchObject({
       object: 'chat.completion',
       model: 'm-1',
-      choices: [
-        { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'a reply', refusal: null } },
-      ],
+      choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'a reply', refusal: null } }],
     });
     expect(completion.id).toMatch(/^chatcmpl-/);
     expect(completion.created).toBeCloseTo(Date.now() / 1000, -1);
@@ -246,7 +237,10 @@ describe('FakeLLM', () => {
           return `answer ${n}`;
         },
       });
-      const results = await llm.generateBatch([0, 1, 2, 3, 4].map((n) => [user(String(n))]), { concurrency: 5 });
+      const results = await llm.generateBatch(
+        [0, 1, 2, 3, 4].map((n) => [user(String(n))]),
+        { concurrency: 5 },
+      );
       expect(results.map(textOf)).toEqual(['answer 0', 'answer 1', 'answer 2', 'answer 3', 'answer 4']);
       expect(llm.calls.map((c) => c.method)).toEqual(Array(5).fill('generate'));
       expect(llm.calls[0]?.options).toEqual({});
@@ -275,11 +269,7 @@ describe('FakeLLM', () => {
 
     it('gives scripted replies to the items in input order, and rejects on a scripted error', async () => {
       const llm = new FakeLLM({ replies: ['a', 'b', 'c'] });
-      expect((await llm.generateBatch([[user('1')], [user('2')], [user('3')]], { concurrency: 3 })).map(textOf)).toEqual([
-        'a',
-        'b',
-        'c',
-      ]);
+      expect((await llm.generateBatch([[user('1')], [user('2')], [user('3')]], { concurrency: 3 })).map(textOf)).toEqual(['a', 'b', 'c']);
       const failing = new FakeLLM({ replies: ['a', new Error('item 2 failed'), 'c'] });
       await expect(failing.generateBatch([[user('1')], [user('2')], [user('3')]])).rejects.toThrow('item 2 failed');
     });
@@ -337,9 +327,7 @@ describe('FakeLLM', () => {
       const llm = new FakeLLM({ delayMs: 10_000 });
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 20);
-      const { error, ms } = await rejection(
-        llm.generateBatch([[user('1')], [user('2')]], { signal: controller.signal }),
-      );
+      const { error, ms } = await rejection(llm.generateBatch([[user('1')], [user('2')]], { signal: controller.signal }));
       expectAbortError(error);
       expect(ms).toBeLessThan(20 + AT_ONCE_MS);
     });
@@ -541,10 +529,19 @@ describe('ProvidersTestingModule', () => {
     // The no-name tokens give a stand-in that throws the registry's error on first use.
     const standIn = moduleRef.get(LLM);
     expect(moduleRef.get(getLLMToken())).toBe(standIn);
-    expectNoDefault(thrownBy(() => standIn.generate([user('q')])), noDefaultLLM('a, b'));
-    expectNoDefault(thrownBy(() => moduleRef.get(Embedder).dimensions), 'No default embedder: there is no embedding entry at all.');
+    expectNoDefault(
+      thrownBy(() => standIn.generate([user('q')])),
+      noDefaultLLM('a, b'),
+    );
+    expectNoDefault(
+      thrownBy(() => moduleRef.get(Embedder).dimensions),
+      'No default embedder: there is no embedding entry at all.',
+    );
     const registry = moduleRef.get(ProvidersRegistry);
-    expectNoDefault(thrownBy(() => registry.llm()), noDefaultLLM('a, b'));
+    expectNoDefault(
+      thrownBy(() => registry.llm()),
+      noDefaultLLM('a, b'),
+    );
     expect(() => registry.embedder()).toThrow(NoDefaultInstanceError);
     expect(registry.llm('a')).toBeInstanceOf(FakeLLM);
     await moduleRef.close();
@@ -563,11 +560,14 @@ describe('ProvidersTestingModule', () => {
       providers: [AskService],
     })
       .compile()
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expectNoDefault(error, `${noDefaultLLM('chat, b')} (asked for by AskService)`);
   });
 
-  it('binds a decided default as a singleton: get(LLM) is the registry\'s default', async () => {
+  it("binds a decided default as a singleton: get(LLM) is the registry's default", async () => {
     const only = new FakeLLM();
     const moduleRef = await Test.createTestingModule({ imports: [ProvidersTestingModule.forRoot({ llm: { only } })] }).compile();
     expect(moduleRef.get(LLM)).toBe(only);
@@ -576,9 +576,7 @@ describe('ProvidersTestingModule', () => {
   });
 
   it('rejects a defaults.<kind> that names a missing entry', () => {
-    expect(() => ProvidersTestingModule.forRoot({ llm: { a: new FakeLLM() }, defaults: { llm: 'nope' } })).toThrow(
-      ProvidersConfigError,
-    );
+    expect(() => ProvidersTestingModule.forRoot({ llm: { a: new FakeLLM() }, defaults: { llm: 'nope' } })).toThrow(ProvidersConfigError);
   });
 
   it('works with overrideProvider like the real module', async () => {

@@ -111,14 +111,27 @@ describe('server-sent events', () => {
   });
 
   it('gives the last event when the stream ends without a blank line', () => {
-    expect(events(['data: a\n\ndata: b'])).toEqual([{ event: undefined, data: 'a' }, { event: undefined, data: 'b' }]);
+    expect(events(['data: a\n\ndata: b'])).toEqual([
+      { event: undefined, data: 'a' },
+      { event: undefined, data: 'b' },
+    ]);
   });
 
   it('refuses an event longer than the limit, even when it comes in many small pieces', () => {
-    expect(() => events(Array.from({ length: 200 }, () => 'xxxxxxxxxx'), 1_000)).toThrow('too large');
+    expect(() =>
+      events(
+        Array.from({ length: 200 }, () => 'xxxxxxxxxx'),
+        1_000,
+      ),
+    ).toThrow('too large');
     expect(() => events(['data: ' + 'y'.repeat(2_000) + '\n\n'], 1_000)).toThrow('too large');
     // Many events that add up to more than the limit are fine.
-    expect(events(Array.from({ length: 500 }, () => 'data: ' + 'z'.repeat(100) + '\n\n'), 1_000)).toHaveLength(500);
+    expect(
+      events(
+        Array.from({ length: 500 }, () => 'data: ' + 'z'.repeat(100) + '\n\n'),
+        1_000,
+      ),
+    ).toHaveLength(500);
   });
 
   it('keeps a character whose bytes arrive in two pieces', async () => {
@@ -170,7 +183,10 @@ describe('embedding vectors in three forms', () => {
 
   it('refuses an unknown vectors option, before any request', async () => {
     const docs = (await registry()).embedder('docs');
-    const error = await docs.embed(texts, { vectors: 'float64' as never }).then(() => undefined, (e: unknown) => e);
+    const error = await docs.embed(texts, { vectors: 'float64' as never }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as Error).message).toBe('embedding "docs" (openai): the vectors option must be one of number, float32, base64; got float64.');
     expect(fake.requests).toHaveLength(0);

@@ -8,7 +8,16 @@ import { Test } from '@nestjs/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsNotEmpty, IsString } from 'class-validator';
-import { BUILTIN_PROVIDERS, defineLLMProvider, LLMInstanceConfig, ProviderError, ProvidersModule, ProvidersRegistry, Secret, type ProviderKind } from '@hush/providers';
+import {
+  BUILTIN_PROVIDERS,
+  defineLLMProvider,
+  LLMInstanceConfig,
+  ProviderError,
+  ProvidersModule,
+  ProvidersRegistry,
+  Secret,
+  type ProviderKind,
+} from '@hush/providers';
 
 /**
  * Every built-in type that talks to a service, through its example entry in
@@ -59,7 +68,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+afterAll(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
 
 /** The example entry of a type, with the key and this upstream in it. */
 function entryFor(kind: ProviderKind, type: string): Record<string, unknown> {
@@ -95,7 +110,10 @@ async function failingCall(kind: ProviderKind, type: string) {
       : kind === 'embedding'
         ? registry.embedder('probe').embed(['hello'])
         : registry.reranker('probe').rerank('q', ['a', 'b']);
-  const error = await call.then(() => undefined, (e: unknown) => e);
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   await module.close();
   return error;
 }
@@ -123,9 +141,23 @@ describe('upstream failures look the same whatever the type', () => {
 
 describe('ping: a free check, where the service has one', () => {
   // The types with a free route (model list, /health); the others cannot be checked without a billed call.
-  const PINGABLE = new Set(['llm/openai', 'llm/openai-compatible', 'llm/azure-openai', 'llm/gemini', 'llm/anthropic',
-    'embedding/openai', 'embedding/openai-compatible', 'embedding/azure-openai', 'embedding/tei', 'embedding/ollama',
-    'embedding/cohere', 'embedding/gemini', 'reranker/cohere', 'reranker/vllm', 'reranker/tei']);
+  const PINGABLE = new Set([
+    'llm/openai',
+    'llm/openai-compatible',
+    'llm/azure-openai',
+    'llm/gemini',
+    'llm/anthropic',
+    'embedding/openai',
+    'embedding/openai-compatible',
+    'embedding/azure-openai',
+    'embedding/tei',
+    'embedding/ollama',
+    'embedding/cohere',
+    'embedding/gemini',
+    'reranker/cohere',
+    'reranker/vllm',
+    'reranker/tei',
+  ]);
 
   for (const def of SERVICE_TYPES) {
     const key = `${def.kind}/${def.type}`;
@@ -139,7 +171,10 @@ describe('ping: a free check, where the service has one', () => {
       status = 200;
       const up = await instance.ping!({ timeoutMs: 2_000 });
       status = 401;
-      const down = await instance.ping!({ timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e);
+      const down = await instance.ping!({ timeoutMs: 2_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await module.close();
       if (PINGABLE.has(key)) {
         expect(up).toEqual({ deployments: 1, reachable: 1 });
@@ -172,7 +207,10 @@ describe('no key in errors or logs, whatever the upstream echoes', () => {
             : def.kind === 'embedding'
               ? registry.embedder('probe').embed(['hello'])
               : registry.reranker('probe').rerank('q', ['a', 'b']);
-        const error = await call.then(() => undefined, (e: unknown) => e);
+        const error = await call.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error, 'the call must fail against this upstream').toBeDefined();
         expect(error).toMatchObject({ name: 'ProviderError', status: code, instance: 'probe', type: def.type });
         const shown = printable(error) + '\n' + logs.join('\n') + '\n' + inspect(registry.get(def.kind, 'probe'), { depth: 8 });
@@ -185,7 +223,12 @@ describe('no key in errors or logs, whatever the upstream echoes', () => {
 });
 
 describe("the upstream's own code, param and type", () => {
-  const CONTEXT = { message: "This model's maximum context length is 8192 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' };
+  const CONTEXT = {
+    message: "This model's maximum context length is 8192 tokens.",
+    type: 'invalid_request_error',
+    param: 'messages',
+    code: 'context_length_exceeded',
+  };
   for (const def of SERVICE_TYPES) {
     it(`${def.kind} ${def.type}: carried on the ProviderError as sent`, async () => {
       malformed = false;
@@ -241,13 +284,21 @@ describe("a driver's own failure is redacted with the instance's secrets", () =>
         }),
       });
       const module = await Test.createTestingModule({
-        imports: [ProvidersModule.forRoot({ configPath: [], env: {}, providers: [leaky], config: { llm: { probe: { type: 'leaky', model: 'm', apiKey: key } } } })],
+        imports: [
+          ProvidersModule.forRoot({ configPath: [], env: {}, providers: [leaky], config: { llm: { probe: { type: 'leaky', model: 'm', apiKey: key } } } }),
+        ],
       }).compile();
       const llm = module.get(ProvidersRegistry).llm('probe');
-      const generated = await llm.generate([{ role: 'user', content: 'hi' }]).then(() => undefined, (e: unknown) => e);
+      const generated = await llm.generate([{ role: 'user', content: 'hi' }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       const streamed = await (async () => {
         for await (const _ of llm.stream([{ role: 'user', content: 'hi' }]));
-      })().then(() => undefined, (e: unknown) => e);
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await module.close();
       expect((generated as Error).message).toBe(`llm "probe" (leaky): the service refused key *** (and ${key.slice(0, 10)})`);
       for (const error of [generated, streamed]) {

@@ -25,7 +25,10 @@ async function load(dir: string) {
 }
 
 async function configError(dir: string): Promise<ProvidersConfigError> {
-  const error = await load(dir).then(() => undefined, (err: unknown) => err);
+  const error = await load(dir).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(error).toBeInstanceOf(ProvidersConfigError);
   return error as ProvidersConfigError;
 }
@@ -43,7 +46,8 @@ describe('YAML anchors and aliases', () => {
   it('resolves ordinary aliases: a whole entry, a map of params, many times over', async () => {
     const copies = Array.from({ length: 100 }, (_, n) => `  copy${n}: *base`).join('\n');
     const c = files({
-      'config/providers.yaml': yaml`
+      'config/providers.yaml':
+        yaml`
         llm:
           base: &base
             type: openai-compatible
@@ -65,7 +69,8 @@ describe('YAML anchors and aliases', () => {
 
   it('refuses an alias inside the value it refers to, at the alias', async () => {
     const c = files({
-      'config/providers.yaml': 'llm:\n  chat: &chat\n    type: openai-compatible\n    baseUrl: http://127.0.0.1:1/v1\n    model: m\n    params: { self: *chat }\n',
+      'config/providers.yaml':
+        'llm:\n  chat: &chat\n    type: openai-compatible\n    baseUrl: http://127.0.0.1:1/v1\n    model: m\n    params: { self: *chat }\n',
     });
     const error = await configError(c.dir);
     expect(error.issues).toEqual([
@@ -104,7 +109,11 @@ describe('YAML anchors and aliases', () => {
       timeout: 20_000,
       killSignal: 'SIGKILL',
     });
-    const outcome = child.error ? `no answer within 20 s (${child.error.message})` : child.status === 0 ? 'ok' : `exit ${child.status ?? child.signal}: ${child.stderr.slice(-500)}`;
+    const outcome = child.error
+      ? `no answer within 20 s (${child.error.message})`
+      : child.status === 0
+        ? 'ok'
+        : `exit ${child.status ?? child.signal}: ${child.stderr.slice(-500)}`;
     expect(outcome, 'the child loading the bomb').toBe('ok');
     const { ms, issues } = JSON.parse(child.stdout) as { ms: number; issues: unknown[] };
     expect(issues).toEqual([

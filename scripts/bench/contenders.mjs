@@ -26,7 +26,8 @@ export const LABELS = {
 };
 /** How each contender splits 50k texts: its own default where it has one. */
 export const EMBED_BATCHING = {
-  library: "embed(all, { vectors: 'float32' }): Float32Array rows, the opt-in for callers who store vectors; the library splits at its batch limit (2048), its own concurrency",
+  library:
+    "embed(all, { vectors: 'float32' }): Float32Array rows, the opt-in for callers who store vectors; the library splits at its batch limit (2048), its own concurrency",
   openai: `embeddings.create (default encoding: base64), batches of ${EMBED_MAX_BATCH}, 4 at a time (done by hand, as the library does)`,
   'ai-sdk': 'embedMany defaults (openai-compatible: encoding float, 2048 per call, all calls at once)',
   langchain: 'OpenAIEmbeddings.embedDocuments defaults (batches of 512, no concurrency limit; base64 through the openai client)',

@@ -1,20 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  Equals,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsNumber,
-  IsObject,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { Equals, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { ValidateDeep, type NestedProblem } from '../common/validation.js';
 
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
@@ -26,7 +12,8 @@ function contentPartsProblem(parts: unknown[], at: string): NestedProblem | unde
   if (parts.length === 0) return { path: at, message: 'must be a string or a non-empty array of content parts.' };
   for (const [j, part] of parts.entries()) {
     if (!isObject(part)) return { path: `${at}[${j}]`, message: 'each content part must be an object with a "type".', code: 'invalid_type' };
-    if (typeof part.type !== 'string' || part.type === '') return { path: `${at}[${j}].type`, message: 'each content part needs a "type" (text, image_url, input_audio, file, refusal).' };
+    if (typeof part.type !== 'string' || part.type === '')
+      return { path: `${at}[${j}].type`, message: 'each content part needs a "type" (text, image_url, input_audio, file, refusal).' };
     if (part.type === 'text' && typeof part.text !== 'string') return { path: `${at}[${j}].text`, message: 'a text part needs "text", a string.' };
   }
   return undefined;
@@ -93,7 +80,8 @@ function toolsProblem(value: unknown): NestedProblem | undefined {
     if (typeof tool.type !== 'string') return { path: `[${i}].type`, message: "is required ('function' or 'custom').", code: 'missing_required_parameter' };
     if (tool.type === 'function') {
       if (!isObject(tool.function)) return { path: `[${i}].function`, message: 'is required for a function tool.', code: 'missing_required_parameter' };
-      if (typeof tool.function.name !== 'string' || tool.function.name === '') return { path: `[${i}].function.name`, message: 'is required.', code: 'missing_required_parameter' };
+      if (typeof tool.function.name !== 'string' || tool.function.name === '')
+        return { path: `[${i}].function.name`, message: 'is required.', code: 'missing_required_parameter' };
     }
   }
   return undefined;
@@ -118,11 +106,13 @@ function responseFormatProblem(value: unknown): NestedProblem | undefined {
 
 export class StreamOptionsDto {
   @ApiPropertyOptional({ description: 'Send a last chunk with the usage of the whole request (and `usage: null` on the others).' })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   include_usage?: boolean;
 
   @ApiPropertyOptional({ description: 'Accepted for compatibility; the gateway does not pad chunks.' })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   include_obfuscation?: boolean;
 }
 
@@ -133,156 +123,225 @@ export class StreamOptionsDto {
  */
 export class ChatCompletionRequestDto {
   @ApiProperty({ description: 'An LLM name from the providers config (GET /v1/models, kind "llm").', example: 'chat' })
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   model!: string;
 
   @ApiProperty({
     description: 'The conversation: objects with a `role` (system, developer, user, assistant, tool) and `content` (a string or content parts).',
     type: 'array',
-    items: { type: 'object', additionalProperties: true, properties: { role: { type: 'string' }, content: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] } } },
+    items: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { role: { type: 'string' }, content: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] } },
+    },
     example: [{ role: 'user', content: 'Hello!' }],
   })
   @ValidateDeep('isChatMessages', chatMessagesProblem)
   messages!: Array<Record<string, unknown>>;
 
   @ApiPropertyOptional({ description: 'Answer as server-sent events, one `data:` line per chunk, `data: [DONE]` last.' })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   stream?: boolean | null;
 
   @ApiPropertyOptional({ type: StreamOptionsDto })
-  @IsOptional() @ValidateNested() @Type(() => StreamOptionsDto)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => StreamOptionsDto)
   stream_options?: StreamOptionsDto | null;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 2 })
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(2)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(2)
   temperature?: number | null;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 1 })
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
   top_p?: number | null;
 
   @ApiPropertyOptional({ minimum: 1, description: 'Deprecated by OpenAI in favour of max_completion_tokens; both are passed on.' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   max_tokens?: number | null;
 
   @ApiPropertyOptional({ minimum: 1 })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   max_completion_tokens?: number | null;
 
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, maxItems: 4 }] })
-  @IsOptional() @ValidateDeep('isStop', stopProblem)
+  @IsOptional()
+  @ValidateDeep('isStop', stopProblem)
   stop?: string | string[] | null;
 
   @ApiPropertyOptional({ type: 'array', items: { type: 'object', additionalProperties: true } })
-  @IsOptional() @ValidateDeep('isTools', toolsProblem)
+  @IsOptional()
+  @ValidateDeep('isTools', toolsProblem)
   tools?: Array<Record<string, unknown>>;
 
-  @ApiPropertyOptional({ oneOf: [{ type: 'string', enum: ['none', 'auto', 'required'] }, { type: 'object', additionalProperties: true }] })
-  @IsOptional() @ValidateDeep('isToolChoice', toolChoiceProblem)
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'string', enum: ['none', 'auto', 'required'] },
+      { type: 'object', additionalProperties: true },
+    ],
+  })
+  @IsOptional()
+  @ValidateDeep('isToolChoice', toolChoiceProblem)
   tool_choice?: string | Record<string, unknown>;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   parallel_tool_calls?: boolean;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: "{ type: 'text' | 'json_object' | 'json_schema', json_schema? }" })
-  @IsOptional() @ValidateDeep('isResponseFormat', responseFormatProblem)
+  @IsOptional()
+  @ValidateDeep('isResponseFormat', responseFormatProblem)
   response_format?: Record<string, unknown>;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsInt()
+  @IsOptional()
+  @IsInt()
   seed?: number | null;
 
   @ApiPropertyOptional({ description: 'Only 1 is supported.', minimum: 1, maximum: 1 })
-  @IsOptional() @IsInt() @Equals(1, { message: 'this gateway returns one choice per request; only n=1 is supported', context: { code: 'unsupported_value' } })
+  @IsOptional()
+  @IsInt()
+  @Equals(1, { message: 'this gateway returns one choice per request; only n=1 is supported', context: { code: 'unsupported_value' } })
   n?: number | null;
 
   @ApiPropertyOptional({ minimum: -2, maximum: 2 })
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-2) @Max(2)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-2)
+  @Max(2)
   frequency_penalty?: number | null;
 
   @ApiPropertyOptional({ minimum: -2, maximum: 2 })
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-2) @Max(2)
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-2)
+  @Max(2)
   presence_penalty?: number | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'number' } })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   logit_bias?: Record<string, number> | null;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   logprobs?: boolean | null;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 20 })
-  @IsOptional() @IsInt() @Min(0) @Max(20)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(20)
   top_logprobs?: number | null;
 
   @ApiPropertyOptional({ description: 'An end-user id, passed on.' })
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   user?: string;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   safety_identifier?: string | null;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   prompt_cache_key?: string | null;
 
   @ApiPropertyOptional({ enum: ['in_memory', '24h'] })
-  @IsOptional() @IsIn(['in_memory', '24h'])
+  @IsOptional()
+  @IsIn(['in_memory', '24h'])
   prompt_cache_retention?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   prompt_cache_options?: Record<string, unknown>;
 
   @ApiPropertyOptional({ enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] })
-  @IsOptional() @IsIn(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'])
+  @IsOptional()
+  @IsIn(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'])
   reasoning_effort?: string | null;
 
   @ApiPropertyOptional({ enum: ['low', 'medium', 'high'] })
-  @IsOptional() @IsIn(['low', 'medium', 'high'])
+  @IsOptional()
+  @IsIn(['low', 'medium', 'high'])
   verbosity?: string | null;
 
   @ApiPropertyOptional({ enum: ['auto', 'default', 'flex', 'scale', 'priority'] })
-  @IsOptional() @IsIn(['auto', 'default', 'flex', 'scale', 'priority'])
+  @IsOptional()
+  @IsIn(['auto', 'default', 'flex', 'scale', 'priority'])
   service_tier?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   metadata?: Record<string, string> | null;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   store?: boolean | null;
 
   @ApiPropertyOptional({ type: 'array', items: { type: 'string', enum: ['text', 'audio'] } })
-  @IsOptional() @IsArray() @IsIn(['text', 'audio'], { each: true })
+  @IsOptional()
+  @IsArray()
+  @IsIn(['text', 'audio'], { each: true })
   modalities?: string[] | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   audio?: Record<string, unknown> | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   prediction?: Record<string, unknown> | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   web_search_options?: Record<string, unknown>;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional() @IsObject()
+  @IsOptional()
+  @IsObject()
   moderation?: Record<string, unknown> | null;
 
   @ApiPropertyOptional({ deprecated: true, type: 'array', items: { type: 'object', additionalProperties: true } })
-  @IsOptional() @IsArray() @IsObject({ each: true })
+  @IsOptional()
+  @IsArray()
+  @IsObject({ each: true })
   functions?: Array<Record<string, unknown>>;
 
-  @ApiPropertyOptional({ deprecated: true, oneOf: [{ type: 'string', enum: ['none', 'auto'] }, { type: 'object', additionalProperties: true }] })
-  @IsOptional() @ValidateDeep('isFunctionCall', (v) => (v === 'none' || v === 'auto' || isObject(v) ? undefined : { path: '', message: "must be 'none', 'auto' or { name }." }))
+  @ApiPropertyOptional({
+    deprecated: true,
+    oneOf: [
+      { type: 'string', enum: ['none', 'auto'] },
+      { type: 'object', additionalProperties: true },
+    ],
+  })
+  @IsOptional()
+  @ValidateDeep('isFunctionCall', (v) =>
+    v === 'none' || v === 'auto' || isObject(v) ? undefined : { path: '', message: "must be 'none', 'auto' or { name }." },
+  )
   function_call?: string | Record<string, unknown>;
 }
 

@@ -56,7 +56,8 @@ export function bodyParserError(err: unknown): { status: number; body: OpenAIErr
       return {
         status: 400,
         body: {
-          message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+          message:
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
           type: 'invalid_request_error',
           param: null,
           code: 'invalid_json',
@@ -66,7 +67,10 @@ export function bodyParserError(err: unknown): { status: number; body: OpenAIErr
       return { status: 413, body: { message: 'The request body is too large.', type: 'invalid_request_error', param: null, code: 'request_too_large' } };
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return { status: 415, body: { message: 'The request body must be JSON in UTF-8.', type: 'invalid_request_error', param: null, code: 'unsupported_encoding' } };
+      return {
+        status: 415,
+        body: { message: 'The request body must be JSON in UTF-8.', type: 'invalid_request_error', param: null, code: 'unsupported_encoding' },
+      };
     default:
       return e.status >= 400 && e.status < 500
         ? { status: e.status, body: { message: 'The request body could not be read.', type: 'invalid_request_error', param: null, code: null } }

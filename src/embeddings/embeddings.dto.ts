@@ -21,26 +21,41 @@ export function embeddingInputProblem(value: unknown): NestedProblem | undefined
 /** `POST /v1/embeddings`: OpenAI's request body. `model` is an embedding name from the providers config. */
 export class EmbeddingRequestDto {
   @ApiProperty({ description: 'An embedding name from the providers config (GET /v1/models, kind "embedding").', example: 'docs' })
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   model!: string;
 
-  @ApiProperty({ description: 'Text to embed: a string or an array of strings (token arrays are not supported).', oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], example: ['first text', 'second text'] })
+  @ApiProperty({
+    description: 'Text to embed: a string or an array of strings (token arrays are not supported).',
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: ['first text', 'second text'],
+  })
   @ValidateDeep('isEmbeddingInput', embeddingInputProblem)
   input!: string | string[];
 
-  @ApiPropertyOptional({ enum: ['float', 'base64'], default: 'float', description: 'base64: little-endian float32 bytes, base64-encoded (what the openai client asks for by default).' })
-  @IsOptional() @IsIn(['float', 'base64'], { message: "must be 'float' or 'base64'" })
+  @ApiPropertyOptional({
+    enum: ['float', 'base64'],
+    default: 'float',
+    description: 'base64: little-endian float32 bytes, base64-encoded (what the openai client asks for by default).',
+  })
+  @IsOptional()
+  @IsIn(['float', 'base64'], { message: "must be 'float' or 'base64'" })
   encoding_format?: 'float' | 'base64';
 
   @ApiPropertyOptional({ minimum: 1, description: 'Vector length, passed on where the model supports it; the result is always checked.' })
-  @IsOptional() @IsInt() @Min(1) @Max(65536)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65536)
   dimensions?: number;
 
   @ApiPropertyOptional({ description: 'An end-user id; accepted, not passed on.' })
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   user?: string;
 
   @ApiPropertyOptional({ enum: ['query', 'document'], description: 'Gateway extension: for models that embed queries and documents differently.' })
-  @IsOptional() @IsIn(['query', 'document'], { message: "must be 'query' or 'document'" })
+  @IsOptional()
+  @IsIn(['query', 'document'], { message: "must be 'query' or 'document'" })
   input_type?: 'query' | 'document';
 }

@@ -20,15 +20,17 @@ export function rerankDocumentsProblem(value: unknown): NestedProblem | undefine
 /** `POST /v1/rerank` (and `/v2/rerank`): the Cohere v2 / Jina request body. */
 export class RerankRequestDto {
   @ApiProperty({ description: 'A reranker name from the providers config (GET /v1/models, kind "reranker").', example: 'default' })
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   model!: string;
 
   @ApiProperty({ example: 'What is the capital of France?' })
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   query!: string;
 
   @ApiProperty({
-    description: "Strings (Cohere) or { text } objects (Jina).",
+    description: 'Strings (Cohere) or { text } objects (Jina).',
     type: 'array',
     items: { oneOf: [{ type: 'string' }, { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] }] },
     example: ['Paris is the capital of France.', 'Berlin is in Germany.'],
@@ -37,10 +39,13 @@ export class RerankRequestDto {
   documents!: Array<string | { text: string }>;
 
   @ApiPropertyOptional({ minimum: 1, description: 'Keep only the best top_n results; default: all.' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   top_n?: number;
 
   @ApiPropertyOptional({ default: false, description: 'Include each document as { text } in the results.' })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   return_documents?: boolean;
 }

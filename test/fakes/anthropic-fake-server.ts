@@ -42,8 +42,23 @@ const ERROR_TYPES: Record<number, string> = {
 };
 
 const BODY_KEYS = new Set([
-  'model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences', 'stream', 'tools', 'tool_choice',
-  'metadata', 'thinking', 'service_tier', 'container', 'mcp_servers', 'context_management',
+  'model',
+  'messages',
+  'max_tokens',
+  'system',
+  'temperature',
+  'top_p',
+  'top_k',
+  'stop_sequences',
+  'stream',
+  'tools',
+  'tool_choice',
+  'metadata',
+  'thinking',
+  'service_tier',
+  'container',
+  'mcp_servers',
+  'context_management',
 ]);
 const BLOCK_TYPES = new Set(['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking']);
 const TOOL_KEYS = new Set(['name', 'description', 'input_schema', 'cache_control', 'type']);
@@ -112,7 +127,12 @@ export class AnthropicFakeServer extends FakeHttpServer {
     }
     if (!request.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
     if (route === 'GET /v1/models') {
-      return this.sendJson(res, request, 200, { data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }], has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' });
+      return this.sendJson(res, request, 200, {
+        data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' }],
+        has_more: false,
+        first_id: 'claude-sonnet-4-5',
+        last_id: 'claude-sonnet-4-5',
+      });
     }
     if (request.headers.authorization) return fail(400, 'Authorization header is not accepted with x-api-key');
     if (!isObject(request.body)) return fail(400, 'There was an error parsing the body of your request: expected a JSON object.');
@@ -145,7 +165,16 @@ export class AnthropicFakeServer extends FakeHttpServer {
     const frame = (type: string, data: Record<string, unknown>): SseFrame => ({ event: type, data: JSON.stringify({ type, ...data }) });
     const frames: SseFrame[] = [
       frame('message_start', {
-        message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+        message: {
+          id,
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...usage, output_tokens: 1 },
+        },
       }),
     ];
     content.forEach((block, index) => {
@@ -234,14 +263,16 @@ function validate(body: any): string | undefined {
     for (const [t, tool] of body.tools.entries()) {
       if (!isObject(tool)) return `tools.${t}: Input should be a valid dictionary`;
       for (const key of Object.keys(tool)) if (!TOOL_KEYS.has(key)) return `tools.${t}.${key}: Extra inputs are not permitted`;
-      if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(tool.name)) return `tools.${t}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+      if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(tool.name))
+        return `tools.${t}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
       if (!isObject(tool.input_schema) || tool.input_schema.type !== 'object') return `tools.${t}.input_schema.type: Input should be 'object'`;
       toolNames.add(tool.name);
     }
   }
   if (body.tool_choice !== undefined) {
     const choice = body.tool_choice;
-    if (!isObject(choice) || !['auto', 'any', 'tool', 'none'].includes(choice.type)) return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
+    if (!isObject(choice) || !['auto', 'any', 'tool', 'none'].includes(choice.type))
+      return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
     if (choice.type === 'tool' && !toolNames.has(choice.name)) return `tool_choice.name: tool "${String(choice.name)}" is not among tools`;
     if (choice.type !== 'none' && choice.type !== 'auto' && toolNames.size === 0) return 'tool_choice: may only be specified while providing tools';
   }
@@ -263,11 +294,13 @@ function validate(body: any): string | undefined {
     const toolResults: string[] = [];
     let seenOther = false;
     for (const [b, block] of blocks.entries()) {
-      if (!isObject(block) || !BLOCK_TYPES.has(block.type)) return `messages.${i}.content.${b}: Input tag '${String(block?.type)}' found using 'type' does not match any of the expected tags`;
+      if (!isObject(block) || !BLOCK_TYPES.has(block.type))
+        return `messages.${i}.content.${b}: Input tag '${String(block?.type)}' found using 'type' does not match any of the expected tags`;
       if (block.type === 'text' && (typeof block.text !== 'string' || block.text === '')) return 'messages: text content blocks must be non-empty';
       if (block.type === 'tool_use') {
         if (message.role !== 'assistant') return `messages.${i}.content.${b}: tool_use blocks are only allowed in assistant messages`;
-        if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) return `messages.${i}.content.${b}.input: Input should be a valid dictionary`;
+        if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input))
+          return `messages.${i}.content.${b}.input: Input should be a valid dictionary`;
       }
       if (block.type === 'tool_result') {
         if (message.role !== 'user') return `messages.${i}.content.${b}: tool_result blocks are only allowed in user messages`;
@@ -276,7 +309,8 @@ function validate(body: any): string | undefined {
       } else {
         seenOther = true;
       }
-      if (block.type === 'image' && !(isObject(block.source) && ['base64', 'url'].includes(block.source.type))) return `messages.${i}.content.${b}.source: Input should be a valid dictionary`;
+      if (block.type === 'image' && !(isObject(block.source) && ['base64', 'url'].includes(block.source.type)))
+        return `messages.${i}.content.${b}.source: Input should be a valid dictionary`;
     }
     if (message.role === 'user') {
       const unknown = toolResults.filter((id) => !pendingToolUses.includes(id));

@@ -120,7 +120,8 @@ export class EmbeddingFakeServer extends JsonServiceFakeServer {
 
     const auth = this.#checkAuth(request.headers.authorization);
     if (auth) return this.sendError(res, request, auth.status, auth.message);
-    if (request.invalidJson) return this.sendError(res, request, this.service === 'cohere' || this.service === 'voyage' ? 400 : 422, 'the request body is not valid JSON');
+    if (request.invalidJson)
+      return this.sendError(res, request, this.service === 'cohere' || this.service === 'voyage' ? 400 : 422, 'the request body is not valid JSON');
 
     try {
       const answer = this.#answer(request.body);

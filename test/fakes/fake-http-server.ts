@@ -249,7 +249,14 @@ export abstract class ScriptedFakeServer<B extends { kind: string }> extends Fak
     return 'application/json';
   }
 
-  protected sendRaw(res: ServerResponse, request: RecordedRequest, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+  protected sendRaw(
+    res: ServerResponse,
+    request: RecordedRequest,
+    status: number,
+    body: string,
+    contentType: string,
+    headers: Record<string, string> = {},
+  ): void {
     writeAnswer(res, status, body, contentType, { ...this.answerHeaders(request), ...headers });
   }
 

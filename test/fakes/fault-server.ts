@@ -195,8 +195,16 @@ export class FaultServer extends FakeHttpBase<FaultRequest> {
     const stream = route === 'chat' && body?.stream === true;
     const fault = route === 'unknown' ? undefined : this.#choose(route);
     const record: FaultRequest = {
-      seq: ++this.#seq, route, path: pathname, stream, body, fault: fault?.kind,
-      startedAt: performance.now(), aborted: false, finished: false, bytesWritten: 0,
+      seq: ++this.#seq,
+      route,
+      path: pathname,
+      stream,
+      body,
+      fault: fault?.kind,
+      startedAt: performance.now(),
+      aborted: false,
+      finished: false,
+      bytesWritten: 0,
     };
     let serverDestroyed = false;
     let hangTimer: NodeJS.Timeout | undefined;
@@ -216,7 +224,8 @@ export class FaultServer extends FakeHttpBase<FaultRequest> {
     this.requests.push(record);
     this.notify();
 
-    if (route === 'unknown') return this.#json(res, record, 404, { error: { message: `no route ${req.method} ${pathname}`, type: 'invalid_request_error', param: null, code: null } });
+    if (route === 'unknown')
+      return this.#json(res, record, 404, { error: { message: `no route ${req.method} ${pathname}`, type: 'invalid_request_error', param: null, code: null } });
     if (body === undefined || typeof body !== 'object') {
       return this.#json(res, record, 400, { error: { message: 'the body is not a JSON object', type: 'invalid_request_error', param: null, code: null } });
     }
@@ -231,7 +240,13 @@ export class FaultServer extends FakeHttpBase<FaultRequest> {
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
         if (fault.retryAfterMs !== undefined) headers['retry-after-ms'] = String(fault.retryAfterMs);
         const type = fault.status === 429 ? 'rate_limit_error' : fault.status >= 500 ? 'server_error' : 'invalid_request_error';
-        return this.#json(res, record, fault.status, { error: { message: fault.message ?? `injected fault: ${fault.status}`, type, param: null, code: null } }, headers);
+        return this.#json(
+          res,
+          record,
+          fault.status,
+          { error: { message: fault.message ?? `injected fault: ${fault.status}`, type, param: null, code: null } },
+          headers,
+        );
       }
       case 'reset':
         return destroy();
@@ -406,7 +421,10 @@ function chatAnswer(body: any): object {
   const content = replyTo(body);
   const completion = content.split(/\s+/).length;
   return {
-    id: 'chatcmpl-fault', object: 'chat.completion', created: 1_700_000_000, model: body.model,
+    id: 'chatcmpl-fault',
+    object: 'chat.completion',
+    created: 1_700_000_000,
+    model: body.model,
     choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
     usage: { prompt_tokens: body.messages.length, completion_tokens: completion, total_tokens: body.messages.length + completion },
   };
@@ -417,7 +435,15 @@ function chatChunks(body: any): string[] {
   const words = replyTo(body).split(/\s+/);
   const includeUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: unknown[], extra: object = {}) =>
-    JSON.stringify({ id: 'chatcmpl-fault', object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+    JSON.stringify({
+      id: 'chatcmpl-fault',
+      object: 'chat.completion.chunk',
+      created: 1_700_000_000,
+      model: body.model,
+      choices,
+      ...(includeUsage ? { usage: null } : {}),
+      ...extra,
+    });
   const events = [
     chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
     ...words.map((w, i) => chunk([{ index: 0, delta: { content: i === 0 ? w : ` ${w}` }, logprobs: null, finish_reason: null }])),

@@ -28,8 +28,15 @@ export interface GeminiFakeOptions {
 }
 
 export const GEMINI_TASK_TYPES = [
-  'TASK_TYPE_UNSPECIFIED', 'RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY', 'CLASSIFICATION', 'CLUSTERING',
-  'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY',
+  'TASK_TYPE_UNSPECIFIED',
+  'RETRIEVAL_QUERY',
+  'RETRIEVAL_DOCUMENT',
+  'SEMANTIC_SIMILARITY',
+  'CLASSIFICATION',
+  'CLUSTERING',
+  'QUESTION_ANSWERING',
+  'FACT_VERIFICATION',
+  'CODE_RETRIEVAL_QUERY',
 ];
 const MAX_BATCH = 100;
 const MAX_DIMENSIONS = 3072;
@@ -47,9 +54,28 @@ const STATUS_NAMES: Record<number, string> = {
 
 const REQUEST_KEYS = new Set(['model', 'content', 'taskType', 'title', 'outputDimensionality']);
 const CHAT_KEYS = new Set([
-  'model', 'messages', 'stream', 'stream_options', 'temperature', 'top_p', 'n', 'max_tokens', 'max_completion_tokens', 'stop', 'tools',
-  'tool_choice', 'response_format', 'seed', 'reasoning_effort', 'presence_penalty', 'frequency_penalty', 'parallel_tool_calls', 'user',
-  'logprobs', 'top_logprobs', 'extra_body',
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'temperature',
+  'top_p',
+  'n',
+  'max_tokens',
+  'max_completion_tokens',
+  'stop',
+  'tools',
+  'tool_choice',
+  'response_format',
+  'seed',
+  'reasoning_effort',
+  'presence_penalty',
+  'frequency_penalty',
+  'parallel_tool_calls',
+  'user',
+  'logprobs',
+  'top_logprobs',
+  'extra_body',
 ]);
 const VERSION = 'v\\d+[a-z]*\\d*';
 const EMBED_ROUTE = new RegExp(`^/${VERSION}/models/([^/:]+):batchEmbedContents$`);
@@ -85,7 +111,10 @@ export class GeminiFakeServer extends FakeHttpServer {
   /** The next `times` requests get `status` with Google's error body (in a list on the OpenAI-compatible route), and `headers`. */
   failNext(status: number, message = `Fake error ${status}`, options: { times?: number; headers?: Record<string, string>; details?: unknown[] } = {}): this {
     const error = googleError(status, message, options.details ? { details: options.details } : {});
-    return this.enqueue({ kind: 'error', status, body: (request: RecordedRequest) => (isCompat(request) ? [error] : error), headers: options.headers }, options.times ?? 1);
+    return this.enqueue(
+      { kind: 'error', status, body: (request: RecordedRequest) => (isCompat(request) ? [error] : error), headers: options.headers },
+      options.times ?? 1,
+    );
   }
 
   protected route(request: RecordedRequest, res: ServerResponse, script: { hang?: Hang; mutate?: Mutate }): void {
@@ -100,10 +129,20 @@ export class GeminiFakeServer extends FakeHttpServer {
       : ((request.headers['x-goog-api-key'] as string | undefined) ?? request.query.get('key') ?? undefined);
     if (this.#options.apiKey !== undefined && key !== this.#options.apiKey) {
       if (key === undefined) {
-        return fail(403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
+        return fail(
+          403,
+          "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+        );
       }
       return fail(400, 'API key not valid. Please pass a valid API key.', {
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }],
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'API_KEY_INVALID',
+            domain: 'googleapis.com',
+            metadata: { service: 'generativelanguage.googleapis.com' },
+          },
+        ],
       });
     }
     if (request.method === 'GET' && NATIVE_MODELS_ROUTE.test(request.pathname)) {
@@ -122,7 +161,13 @@ export class GeminiFakeServer extends FakeHttpServer {
     return fail(404, `The requested URL ${request.pathname} was not found on this server.`);
   }
 
-  #embed(model: string, request: RecordedRequest, res: ServerResponse, script: { hang?: Hang; mutate?: Mutate }, fail: (code: number, message: string) => void): void {
+  #embed(
+    model: string,
+    request: RecordedRequest,
+    res: ServerResponse,
+    script: { hang?: Hang; mutate?: Mutate },
+    fail: (code: number, message: string) => void,
+  ): void {
     const body = request.body;
     if (!isObject(body)) return fail(400, 'Invalid JSON payload received. Expected an object.');
     for (const k of Object.keys(body)) if (k !== 'requests') return fail(400, `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`);
@@ -133,9 +178,13 @@ export class GeminiFakeServer extends FakeHttpServer {
     for (const [i, r] of requests.entries()) {
       const at = `requests[${i}]`;
       if (!isObject(r)) return fail(400, `Invalid value at '${at}': expected an object`);
-      for (const k of Object.keys(r)) if (!REQUEST_KEYS.has(k)) return fail(400, `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.`);
+      for (const k of Object.keys(r))
+        if (!REQUEST_KEYS.has(k)) return fail(400, `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.`);
       if (r.model !== `models/${model}`) {
-        return fail(400, `* BatchEmbedContentsRequest.${at}.model: the model in the request (${String(r.model)}) does not match the model in the URL (models/${model})`);
+        return fail(
+          400,
+          `* BatchEmbedContentsRequest.${at}.model: the model in the request (${String(r.model)}) does not match the model in the URL (models/${model})`,
+        );
       }
       const parts = r.content?.parts;
       const text = Array.isArray(parts) ? parts.map((p: any) => (typeof p?.text === 'string' ? p.text : '')).join('') : '';
@@ -167,13 +216,23 @@ export class GeminiFakeServer extends FakeHttpServer {
 
     if (body.stream !== true) {
       const answer = {
-        id, object: 'chat.completion', created, model: body.model,
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content: words.join(' ') }, finish_reason: 'stop' }],
         usage,
       };
       return this.answerJson(res, request, answer, script);
     }
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices, ...extra });
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: body.model,
+      choices,
+      ...extra,
+    });
     const frames: SseFrame[] = [
       ...words.map((word, i) => chunk([{ index: 0, delta: { role: 'assistant', content: i === 0 ? word : ` ${word}` } }])),
       chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),

@@ -1,5 +1,16 @@
 import type { ServerResponse } from 'node:http';
-import { countWords, encodeFloat32, fnv1a, isObject, mulberry32, ScriptedFakeServer, type AnswerScript, type Delay, type RecordedRequest, type SseFrame } from './fake-http-server.js';
+import {
+  countWords,
+  encodeFloat32,
+  fnv1a,
+  isObject,
+  mulberry32,
+  ScriptedFakeServer,
+  type AnswerScript,
+  type Delay,
+  type RecordedRequest,
+  type SseFrame,
+} from './fake-http-server.js';
 
 export type { RecordedRequest } from './fake-http-server.js';
 export { encodeFloat32 } from './fake-http-server.js';
@@ -43,7 +54,11 @@ export interface FakeServerOptions {
    * deployment: 404 DeploymentNotFound), the key in `api-key` (401 in Azure's words otherwise), and
    * `?api-version=<apiVersion>` required (404 Resource not found otherwise). Unset: OpenAI as before.
    */
-  azure?: { deployment: string; apiVersion: string; /** A Microsoft Entra ID token taken as `Authorization: Bearer` instead of the key. */ entraToken?: string };
+  azure?: {
+    deployment: string;
+    apiVersion: string;
+    /** A Microsoft Entra ID token taken as `Authorization: Bearer` instead of the key. */ entraToken?: string;
+  };
 }
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -122,7 +137,13 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     const entra = azure?.entraToken !== undefined && request.headers.authorization === `Bearer ${azure.entraToken}`;
     if (azure && this.#options.apiKey !== undefined && request.headers['api-key'] !== this.#options.apiKey && !entra) {
       // Azure's words; it never echoes the key.
-      return this.sendJson(res, request, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } });
+      return this.sendJson(res, request, 401, {
+        error: {
+          code: '401',
+          message:
+            'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+        },
+      });
     }
     if (!azure && this.#options.apiKey !== undefined) {
       const auth = request.headers.authorization;
@@ -138,7 +159,7 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
 
     if (request.invalidJson) {
       return fail(400, {
-        message: 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly.)',
+        message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)",
         type: 'invalid_request_error',
       });
     }
@@ -151,7 +172,11 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
       }
       if (decodeURIComponent(match[1]!) !== azure.deployment) {
         return this.sendJson(res, request, 404, {
-          error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.' },
+          error: {
+            code: 'DeploymentNotFound',
+            message:
+              'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.',
+          },
         });
       }
       // The rest is OpenAI's API, under the deployment.
@@ -162,7 +187,10 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     const sse = behaviour?.kind === 'mutate' ? behaviour.sse : undefined;
     const script: AnswerScript = {
       hang,
-      mutate: behaviour?.kind === 'mutate' ? { json: behaviour.json, events: sse && ((frames) => sse(frames.map((f) => f.data)).map((data) => ({ data }))) } : undefined,
+      mutate:
+        behaviour?.kind === 'mutate'
+          ? { json: behaviour.json, events: sse && ((frames) => sse(frames.map((f) => f.data)).map((data) => ({ data }))) }
+          : undefined,
     };
     switch (route) {
       case 'POST /v1/chat/completions':
@@ -170,19 +198,33 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
       case 'POST /v1/embeddings':
         return this.#embeddings(request, res, script, fail);
       case 'GET /v1/models':
-        return this.answerJson(res, request, {
-          object: 'list',
-          data: (this.#options.models ?? ['gpt-4o-mini', 'text-embedding-3-small']).map((id) => ({
-            id, object: 'model', created: 1_700_000_000, owned_by: 'fake',
-          })),
-        }, { hang });
+        return this.answerJson(
+          res,
+          request,
+          {
+            object: 'list',
+            data: (this.#options.models ?? ['gpt-4o-mini', 'text-embedding-3-small']).map((id) => ({
+              id,
+              object: 'model',
+              created: 1_700_000_000,
+              owned_by: 'fake',
+            })),
+          },
+          { hang },
+        );
       default:
         return fail(404, { message: `Invalid URL (${request.method} ${request.path})`, type: 'invalid_request_error' });
     }
   }
 
   #sendError(res: ServerResponse, request: RecordedRequest, status: number, error: FakeErrorBody, headers?: Record<string, string>): void {
-    this.sendJson(res, request, status, { error: { message: error.message, type: error.type ?? 'invalid_request_error', param: error.param ?? null, code: error.code ?? null } }, headers);
+    this.sendJson(
+      res,
+      request,
+      status,
+      { error: { message: error.message, type: error.type ?? 'invalid_request_error', param: error.param ?? null, code: error.code ?? null } },
+      headers,
+    );
   }
 
   #chat(request: RecordedRequest, res: ServerResponse, script: AnswerScript, fail: (status: number, error: FakeErrorBody) => void): void {
@@ -191,12 +233,19 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
       return fail(400, { message: 'you must provide a model parameter', type: 'invalid_request_error' });
     }
     if (!Array.isArray(body.messages) || body.messages.length === 0) {
-      return fail(400, { message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' });
+      return fail(400, {
+        message: "Missing required parameter: 'messages'.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'missing_required_parameter',
+      });
     }
     if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
       return fail(400, {
         message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-        type: 'invalid_request_error', param: 'stream_options', code: null,
+        type: 'invalid_request_error',
+        param: 'stream_options',
+        code: null,
       });
     }
     const seq = request.seq;
@@ -210,14 +259,19 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
 
     if (body.stream !== true) {
       const answer = {
-        id, object: 'chat.completion', created, model: body.model,
-        choices: [{
-          index: 0,
-          message: { role: 'assistant', content: words.join(' '), refusal: null, annotations: [] },
-          logprobs: null,
-          finish_reason: finishReason,
-          ...(azure ? { content_filter_results: AZURE_SAFE } : {}),
-        }],
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: words.join(' '), refusal: null, annotations: [] },
+            logprobs: null,
+            finish_reason: finishReason,
+            ...(azure ? { content_filter_results: AZURE_SAFE } : {}),
+          },
+        ],
         ...(azure ? { prompt_filter_results: AZURE_PROMPT_FILTER } : {}),
         usage: {
           ...usage,
@@ -237,14 +291,23 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     // finish chunks).
     const includeUsage = body.stream_options?.include_usage === true;
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
-      id, object: 'chat.completion.chunk', created, model: body.model, service_tier: 'default', system_fingerprint: 'fp_fake',
-      choices, ...(includeUsage ? { usage: null } : {}), ...extra,
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: body.model,
+      service_tier: 'default',
+      system_fingerprint: 'fp_fake',
+      choices,
+      ...(includeUsage ? { usage: null } : {}),
+      ...extra,
     });
     const filtered = (verdict: Record<string, unknown>) => (azure ? { content_filter_results: verdict } : {});
     const chunks: unknown[] = [
       ...(azure ? [azurePromptFilterChunk()] : []),
       chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null, ...filtered({}) }]),
-      ...words.map((word, i) => chunk([{ index: 0, delta: { content: i === 0 ? word : ` ${word}` }, logprobs: null, finish_reason: null, ...filtered(AZURE_SAFE) }])),
+      ...words.map((word, i) =>
+        chunk([{ index: 0, delta: { content: i === 0 ? word : ` ${word}` }, logprobs: null, finish_reason: null, ...filtered(AZURE_SAFE) }]),
+      ),
       chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason, ...filtered({}) }]),
     ];
     if (includeUsage) chunks.push(chunk([], { usage }));
@@ -267,19 +330,25 @@ export class OpenAIFakeServer extends ScriptedFakeServer<FakeBehaviour> {
     if (inputs.length > MAX_EMBEDDING_INPUTS) {
       return fail(400, {
         message: `'$.input' is invalid: ${inputs.length} inputs given, the maximum is ${MAX_EMBEDDING_INPUTS}.`,
-        type: 'invalid_request_error', param: 'input',
+        type: 'invalid_request_error',
+        param: 'input',
       });
     }
     const format = body.encoding_format ?? 'float';
     if (format !== 'float' && format !== 'base64') {
       return fail(400, {
         message: `'${String(format)}' is not one of ['float', 'base64'] - 'encoding_format'`,
-        type: 'invalid_request_error', param: 'encoding_format',
+        type: 'invalid_request_error',
+        param: 'encoding_format',
       });
     }
     const dims = body.dimensions ?? this.#options.defaultDimensions ?? 8;
     if (!Number.isInteger(dims) || dims < 1) {
-      return fail(400, { message: `Invalid value for 'dimensions' = ${String(dims)}. Must be an integer >= 1.`, type: 'invalid_request_error', param: 'dimensions' });
+      return fail(400, {
+        message: `Invalid value for 'dimensions' = ${String(dims)}. Must be an integer >= 1.`,
+        type: 'invalid_request_error',
+        param: 'dimensions',
+      });
     }
     const base64 = format === 'base64' && !this.ignoreEncodingFormat;
     const tokens = inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? countWords(x) : (x as unknown[]).length), 0);

@@ -31,7 +31,11 @@ export interface RerankFakeOptions {
 
 /** Word overlap between query and document, with a tie-break from the text: the same text always scores the same. */
 export function fakeRerankScore(query: string, document: string): number {
-  const words = (text: string) => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const words = (text: string) =>
+    text
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter(Boolean);
   const wanted = new Set(words(query));
   const docWords = words(document);
   const hits = docWords.filter((w) => wanted.has(w)).length;
@@ -88,7 +92,8 @@ const cohere: Dialect = {
     if (body.documents.length > max) return bad(`invalid request: too many documents, got ${body.documents.length}, maximum is ${max}`);
     if (body.top_n !== undefined && !(Number.isInteger(body.top_n) && body.top_n >= 1)) return bad('invalid request: top_n must be a positive integer');
     for (const key of Object.keys(body)) {
-      if (!['model', 'query', 'documents', 'top_n', 'max_tokens_per_doc', 'priority'].includes(key)) return bad(`invalid request: unknown field: parameter ${key} is not a valid field`);
+      if (!['model', 'query', 'documents', 'top_n', 'max_tokens_per_doc', 'priority'].includes(key))
+        return bad(`invalid request: unknown field: parameter ${key} is not a valid field`);
     }
     return { query: body.query, texts: body.documents };
   },
@@ -142,7 +147,8 @@ const voyage: Dialect = {
     if (typeof body.query !== 'string' || !body.query) return bad("Field 'query' is required.");
     if (!isStringList(body.documents) || body.documents.length === 0) return bad("Field 'documents' must be a non-empty list of strings.");
     if (body.documents.length > max) return bad(`The number of documents (${body.documents.length}) exceeds the limit of ${max}.`);
-    if (body.top_k !== undefined && body.top_k !== null && !(Number.isInteger(body.top_k) && body.top_k >= 1)) return bad("Field 'top_k' must be a positive integer.");
+    if (body.top_k !== undefined && body.top_k !== null && !(Number.isInteger(body.top_k) && body.top_k >= 1))
+      return bad("Field 'top_k' must be a positive integer.");
     if (body.truncation !== undefined && typeof body.truncation !== 'boolean') return bad("Field 'truncation' must be a boolean.");
     return { query: body.query, texts: body.documents };
   },
@@ -213,7 +219,14 @@ const tei: Dialect = {
 // Pinecone: Api-Key header, X-Pinecone-Api-Version; documents are objects with a text field;
 // errors are {error: {code, message}, status}. Per-request limits follow the model.
 export const PINECONE_FAKE_MODEL_LIMITS: Record<string, number> = { 'bge-reranker-v2-m3': 100, 'pinecone-rerank-v0': 100, 'cohere-rerank-3.5': 200 };
-const PINECONE_CODES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'UNKNOWN', 503: 'UNAVAILABLE' };
+const PINECONE_CODES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'UNKNOWN',
+  503: 'UNAVAILABLE',
+};
 const pinecone: Dialect = {
   paths: ['/rerank'],
   basePath: '',
@@ -235,7 +248,10 @@ const pinecone: Dialect = {
       texts.push(doc[rankField]);
     }
     if (texts.length > limit) return bad(`The number of documents (${texts.length}) exceeds the maximum of ${limit} for model ${body.model}.`);
-    if (body.parameters !== undefined && (!isObject(body.parameters) || (body.parameters.truncate !== undefined && !['END', 'NONE'].includes(body.parameters.truncate)))) {
+    if (
+      body.parameters !== undefined &&
+      (!isObject(body.parameters) || (body.parameters.truncate !== undefined && !['END', 'NONE'].includes(body.parameters.truncate)))
+    ) {
       return bad('Invalid parameter value for truncate: must be one of END, NONE.');
     }
     return { query: body.query, texts };

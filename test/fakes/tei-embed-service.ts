@@ -22,7 +22,8 @@ export function teiEmbedService(options: { apiKey?: string; maxBatch?: number; d
     errorBody,
     inputsOf: (request: FakeRequest) => (request.method === 'POST' && Array.isArray(request.body?.inputs) ? request.body.inputs : undefined),
     answer(request) {
-      if (options.apiKey !== undefined && request.headers.authorization !== `Bearer ${options.apiKey}`) return { status: 401, text: '', contentType: 'text/plain' };
+      if (options.apiKey !== undefined && request.headers.authorization !== `Bearer ${options.apiKey}`)
+        return { status: 401, text: '', contentType: 'text/plain' };
       const route = `${request.method} ${request.pathname}`;
       if (route === 'GET /health') return { text: '', contentType: 'text/plain' };
       if (route !== 'POST /embed') return { status: 404, text: '', contentType: 'text/plain' };
@@ -31,7 +32,8 @@ export function teiEmbedService(options: { apiKey?: string; maxBatch?: number; d
       const unknown = Object.keys(body).filter((k) => !['inputs', 'normalize', 'truncate', 'truncation_direction', 'prompt_name', 'dimensions'].includes(k));
       if (unknown.length) return refuse(422, `unknown field(s): ${unknown.join(', ')}`);
       const inputs = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
-      if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((x) => typeof x !== 'string')) return refuse(422, 'inputs must be a string or a non-empty list of strings');
+      if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((x) => typeof x !== 'string'))
+        return refuse(422, 'inputs must be a string or a non-empty list of strings');
       if (inputs.length > maxBatch) return refuse(413, `batch size ${inputs.length} > maximum allowed batch size ${maxBatch}`);
       return { json: (inputs as string[]).map((text) => fakeEmbedding(text, options.dimensions ?? 8)) };
     },

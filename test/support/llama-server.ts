@@ -69,7 +69,20 @@ export async function startLlamaServer(options: StartOptions): Promise<LlamaServ
 }
 
 async function startOnce(options: StartOptions, port: number, deadline: number): Promise<LlamaServer> {
-  const args = ['-m', options.model, '--alias', options.alias, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '--no-warmup', ...(options.args ?? [])];
+  const args = [
+    '-m',
+    options.model,
+    '--alias',
+    options.alias,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '-t',
+    '1',
+    '--no-warmup',
+    ...(options.args ?? []),
+  ];
   const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (chunk: Buffer) => {

@@ -77,7 +77,11 @@ export function scriptedLLMProvider(type = 'scripted') {
         async *stream(messages, options) {
           driver.calls.push({ messages, options });
           const step = driver.streamSteps.shift();
-          const pieces = step ? step(options) : (async function* () { yield `${context.name}`; })();
+          const pieces = step
+            ? step(options)
+            : (async function* () {
+                yield `${context.name}`;
+              })();
           for await (const piece of pieces) yield typeof piece === 'string' ? chunkOf(config.model, piece) : piece;
         },
         close() {

@@ -14,11 +14,7 @@ export interface ConfigIssue {
 }
 
 export function formatIssue(issue: ConfigIssue): string {
-  const where = issue.file
-    ? issue.line !== undefined
-      ? `${issue.file}:${issue.line}:${issue.column ?? 1}`
-      : issue.file
-    : undefined;
+  const where = issue.file ? (issue.line !== undefined ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file) : undefined;
   const head = [where, issue.path].filter(Boolean).join(' ');
   return `${head ? `${head}: ` : ''}${issue.message}${issue.hint ? ` ${issue.hint}` : ''}`;
 }

@@ -41,9 +41,7 @@ export function secretFieldsOf(configClass: object | undefined): ReadonlySet<str
  * as it was, so validation reports the value the user wrote.
  */
 export function ToNumber(): PropertyDecorator {
-  return Transform(({ value }) =>
-    typeof value === 'string' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.trim()) ? Number(value) : value,
-  );
+  return Transform(({ value }) => (typeof value === 'string' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.trim()) ? Number(value) : value));
 }
 
 /** Same for booleans: "true" / "false" from an environment variable. */

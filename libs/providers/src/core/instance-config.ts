@@ -1,15 +1,4 @@
-import {
-  IsArray,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsObject,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateBy,
-} from './validation.js';
+import { IsArray, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Max, Min, ValidateBy } from './validation.js';
 import { ToNumber } from './config-fields.js';
 
 /**
@@ -96,7 +85,9 @@ const TOKEN_LIMIT_PARAMS = ['max_tokens', 'max_completion_tokens'] as const;
 function WithinTokenCap(): PropertyDecorator {
   const over = (value: unknown, cap: unknown) =>
     typeof cap === 'number' && typeof value === 'object' && value !== null
-      ? TOKEN_LIMIT_PARAMS.find((key) => typeof (value as Record<string, unknown>)[key] === 'number' && ((value as Record<string, number>)[key] as number) > cap)
+      ? TOKEN_LIMIT_PARAMS.find(
+          (key) => typeof (value as Record<string, unknown>)[key] === 'number' && ((value as Record<string, number>)[key] as number) > cap,
+        )
       : undefined;
   return ValidateBy({
     name: 'withinTokenCap',

@@ -1,10 +1,5 @@
 import type { ProviderInstance } from './provider-instance.js';
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionCreateParamsBase,
-  ChatCompletionMessageParam,
-} from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam };
 

@@ -2,12 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { EmbedderDriver } from './embedder.js';
 import type { LLMDriver } from './llm.js';
 import type { RerankerDriver } from './reranker.js';
-import type {
-  EmbeddingInstanceConfig,
-  InstanceConfig,
-  LLMInstanceConfig,
-  RerankerInstanceConfig,
-} from './instance-config.js';
+import type { EmbeddingInstanceConfig, InstanceConfig, LLMInstanceConfig, RerankerInstanceConfig } from './instance-config.js';
 import type { ProviderKind } from './provider-kind.js';
 import type { HttpTransport } from './transport.js';
 
@@ -79,18 +74,14 @@ export function defineLLMProvider<C extends LLMInstanceConfig>(def: DefinitionIn
   return { ...def, kind: 'llm' };
 }
 
-export function defineEmbeddingProvider<C extends EmbeddingInstanceConfig>(
-  def: DefinitionInput<'embedding', C>,
-): ProviderDefinition<'embedding', C> {
+export function defineEmbeddingProvider<C extends EmbeddingInstanceConfig>(def: DefinitionInput<'embedding', C>): ProviderDefinition<'embedding', C> {
   return { ...def, kind: 'embedding' };
 }
 
-export function defineRerankerProvider<C extends RerankerInstanceConfig>(
-  def: DefinitionInput<'reranker', C>,
-): ProviderDefinition<'reranker', C> {
+export function defineRerankerProvider<C extends RerankerInstanceConfig>(def: DefinitionInput<'reranker', C>): ProviderDefinition<'reranker', C> {
   return { ...def, kind: 'reranker' };
 }
 
 /** Any definition, whatever its kind and config class (for lists of them). */
- 
+
 export type AnyProviderDefinition = ProviderDefinition<ProviderKind, any>;

@@ -46,8 +46,7 @@ function deferred(apply: (libraries: Libraries) => Decorator): Decorator {
 
 /** A class-validator decorator factory whose decorators wait for class-validator. */
 function fromValidator<K extends keyof typeof ClassValidator>(name: K): (typeof ClassValidator)[K] {
-  const factory = (...args: unknown[]) =>
-    deferred(({ validator }) => (validator[name] as unknown as (...a: unknown[]) => Decorator)(...args));
+  const factory = (...args: unknown[]) => deferred(({ validator }) => (validator[name] as unknown as (...a: unknown[]) => Decorator)(...args));
   return factory as unknown as (typeof ClassValidator)[K];
 }
 

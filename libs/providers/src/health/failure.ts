@@ -105,7 +105,10 @@ function upstreamText(message: string, status: number): string | undefined {
   if (at < 0) return undefined;
   const colon = message.indexOf(': ', at);
   if (colon < 0) return undefined;
-  const text = message.slice(colon + 2).replace(/\s*\(request id [^)]*\)\s*$/, '').trim();
+  const text = message
+    .slice(colon + 2)
+    .replace(/\s*\(request id [^)]*\)\s*$/, '')
+    .trim();
   return text ? withoutAddresses(text) : undefined;
 }
 

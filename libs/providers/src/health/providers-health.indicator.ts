@@ -136,7 +136,11 @@ export class ProvidersHealthIndicator {
   /** One terminus indicator function per configured instance, for `HealthCheckService.check([...])`. */
   indicators(options: ProvidersHealthOptions = {}): HealthIndicatorFunction[] {
     const merged = { ...this.defaults, ...options };
-    return this.instances(merged.kinds).map(({ kind, name }) => () => this.checkInstance(kind, name, merged));
+    return this.instances(merged.kinds).map(
+      ({ kind, name }) =>
+        () =>
+          this.checkInstance(kind, name, merged),
+    );
   }
 
   /** Every configured instance in one result, one key per instance. */
@@ -180,12 +184,7 @@ export class ProvidersHealthIndicator {
     return details;
   }
 
-  private probe(
-    kind: ProviderKind,
-    name: string,
-    instance: InstanceOfKind[ProviderKind],
-    options: ProvidersHealthOptions,
-  ): Promise<ProbeOutcome> {
+  private probe(kind: ProviderKind, name: string, instance: InstanceOfKind[ProviderKind], options: ProvidersHealthOptions): Promise<ProbeOutcome> {
     const ttl = options.cacheTtlMs ?? 0;
     const key = ProvidersHealthIndicator.key(kind, name);
     const now = Date.now();

@@ -68,7 +68,9 @@ export class HttpClient {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw this.error(`upstream sent malformed JSON (${(err as Error).message}): ${describeValue(text)}, ${response.header('content-type') ?? 'no content type'}`);
+      throw this.error(
+        `upstream sent malformed JSON (${(err as Error).message}): ${describeValue(text)}, ${response.header('content-type') ?? 'no content type'}`,
+      );
     }
   }
 

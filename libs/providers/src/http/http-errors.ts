@@ -10,7 +10,9 @@ export const MAX_UPSTREAM_TEXT = 500;
 /** A `bad-response` error: the upstream answered 2xx with something that is not what its API promises. */
 export function badResponse(site: HttpCallSite, what: string): ProviderError {
   return new ProviderError(redactSecrets(`${describeSite(site)}: bad response from upstream: ${what}`, site.secrets), {
-    ...siteOf(site), retryable: false, code: 'bad-response',
+    ...siteOf(site),
+    retryable: false,
+    code: 'bad-response',
   });
 }
 
@@ -22,16 +24,16 @@ export function httpStatusError(site: HttpCallSite, status: number, headers: Hea
   const text = upstreamMessage(body);
   const requestId = headerOf(headers, 'x-request-id');
   const answered = `upstream answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (text ? `: ${text}` : '');
-  return new ProviderError(
-    redactSecrets(`${describeSite(site)}: ${answered}${requestId ? ` (request id ${requestId})` : ''}`, site.secrets),
-    {
-      ...siteOf(site),
-      status, retryable: isRetryableStatus(status, headers), retryAfterMs: retryAfterMs(headers), code: 'http',
-      // The upstream's own answer, as the cause: redacted, with no headers or body kept.
-      cause: cause ?? Object.assign(new Error(redactSecrets(answered, site.secrets)), { name: 'UpstreamHttpError' }),
-      upstream: upstreamDetail(body, site.secrets),
-    },
-  );
+  return new ProviderError(redactSecrets(`${describeSite(site)}: ${answered}${requestId ? ` (request id ${requestId})` : ''}`, site.secrets), {
+    ...siteOf(site),
+    status,
+    retryable: isRetryableStatus(status, headers),
+    retryAfterMs: retryAfterMs(headers),
+    code: 'http',
+    // The upstream's own answer, as the cause: redacted, with no headers or body kept.
+    cause: cause ?? Object.assign(new Error(redactSecrets(answered, site.secrets)), { name: 'UpstreamHttpError' }),
+    upstream: upstreamDetail(body, site.secrets),
+  });
 }
 
 /**
@@ -66,7 +68,9 @@ export function upstreamDetail(body: string, secrets: readonly string[] = []): U
 export function connectionError(site: HttpCallSite, err: unknown, what = 'cannot reach'): ProviderError {
   const reason = networkReason(err);
   return new ProviderError(redactSecrets(`${describeSite(site)}: ${what} ${displayUrl(site.baseUrl)}${reason ? ` (${reason})` : ''}`, site.secrets), {
-    ...siteOf(site), retryable: true, code: 'connection',
+    ...siteOf(site),
+    retryable: true,
+    code: 'connection',
   });
 }
 

@@ -33,7 +33,8 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
     const texts = typeof input === 'string' ? [input] : input;
     this.checkInput(texts, options);
     const dimensions = options.dimensions ?? this.configuredDimensions;
-    if (texts.length === 0) return { embeddings: [], model: this.model, dimensions: dimensions ?? this.dimensions ?? 0, usage: { promptTokens: 0, totalTokens: 0 } };
+    if (texts.length === 0)
+      return { embeddings: [], model: this.model, dimensions: dimensions ?? this.dimensions ?? 0, usage: { promptTokens: 0, totalTokens: 0 } };
     const scope = this.openScope(options.timeoutMs, options.signal);
     try {
       return await this.withFallbacks(scope, (target) => target.embedAll(texts, options, dimensions, scope));
@@ -57,26 +58,34 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
   }
 
   /** Splits into the driver's batches, runs them concurrently, and reassembles them in input order. */
-  private async embedAll(texts: string[], options: EmbedOptions, dimensions: number | undefined, scope: CallScope): Promise<EmbeddingResult<VectorOf[VectorFormat]>> {
+  private async embedAll(
+    texts: string[],
+    options: EmbedOptions,
+    dimensions: number | undefined,
+    scope: CallScope,
+  ): Promise<EmbeddingResult<VectorOf[VectorFormat]>> {
     const format = options.vectors ?? 'number';
-    const results = await this.inBatches(texts, (d) => d.maxBatchSize, (batch) =>
-      this.attempt(
-        scope,
-        async (d, signal) => {
-          const result = await d.embedBatch(batch, {
-            inputType: options.inputType,
-            dimensions: d.supportsDimensions ? dimensions : undefined,
-            vectors: format,
-            signal,
-          });
-          const vectors = this.checkVectors(batch.length, result, dimensions);
-          // Converted here, batch by batch, so a large call never holds two forms of every vector.
-          const converted = convertVectors(vectors, format);
-          if (!converted) throw this.badResponse('vectors of different lengths in one answer.');
-          return { vectors: converted, usage: result.usage };
-        },
-        { estimate: Math.ceil(batch.reduce((sum, t) => sum + t.length, 0) / 4), actual: (r) => r.usage?.totalTokens },
-      ),
+    const results = await this.inBatches(
+      texts,
+      (d) => d.maxBatchSize,
+      (batch) =>
+        this.attempt(
+          scope,
+          async (d, signal) => {
+            const result = await d.embedBatch(batch, {
+              inputType: options.inputType,
+              dimensions: d.supportsDimensions ? dimensions : undefined,
+              vectors: format,
+              signal,
+            });
+            const vectors = this.checkVectors(batch.length, result, dimensions);
+            // Converted here, batch by batch, so a large call never holds two forms of every vector.
+            const converted = convertVectors(vectors, format);
+            if (!converted) throw this.badResponse('vectors of different lengths in one answer.');
+            return { vectors: converted, usage: result.usage };
+          },
+          { estimate: Math.ceil(batch.reduce((sum, t) => sum + t.length, 0) / 4), actual: (r) => r.usage?.totalTokens },
+        ),
     );
     const embeddings = results.length === 1 ? results[0]!.vectors : results.flatMap((r) => r.vectors);
     const length = vectorLength(embeddings[0]!);
@@ -111,8 +120,8 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
 
 function sumUsage(usages: Array<EmbeddingUsage | undefined>): EmbeddingUsage | undefined {
   if (usages.some((u) => u === undefined)) return undefined;
-  return usages.reduce<EmbeddingUsage>(
-    (sum, u) => ({ promptTokens: sum.promptTokens + u!.promptTokens, totalTokens: sum.totalTokens + u!.totalTokens }),
-    { promptTokens: 0, totalTokens: 0 },
-  );
+  return usages.reduce<EmbeddingUsage>((sum, u) => ({ promptTokens: sum.promptTokens + u!.promptTokens, totalTokens: sum.totalTokens + u!.totalTokens }), {
+    promptTokens: 0,
+    totalTokens: 0,
+  });
 }

@@ -207,7 +207,6 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     );
     open.controller.abort(open.idleError);
   }
-
 }
 
 type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs'>;

@@ -51,13 +51,16 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
 
   /** One score per document, in input order, from as many requests as the service's limit needs. */
   private async scoreAll(query: string, documents: string[], scope: CallScope): Promise<number[]> {
-    const scored = await this.inBatches(documents, (d) => d.maxDocuments, (batch) =>
-      this.attempt(
-        scope,
-        async (driver, signal) => this.checkScores(await driver.rerankBatch(query, batch, { signal }), batch.length),
-        // Rerankers read the query once per document.
-        { estimate: Math.ceil(batch.reduce((sum, d) => sum + d.length + query.length, 0) / 4) },
-      ),
+    const scored = await this.inBatches(
+      documents,
+      (d) => d.maxDocuments,
+      (batch) =>
+        this.attempt(
+          scope,
+          async (driver, signal) => this.checkScores(await driver.rerankBatch(query, batch, { signal }), batch.length),
+          // Rerankers read the query once per document.
+          { estimate: Math.ceil(batch.reduce((sum, d) => sum + d.length + query.length, 0) / 4) },
+        ),
     );
     return scored.flat();
   }
@@ -77,6 +80,12 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
   }
 
   private badResponse(message: string): ProviderError {
-    return new ProviderError(`${describeSite(this)}: ${message}`, { instance: this.name, type: this.type, kind: this.kind, retryable: false, code: 'bad-response' });
+    return new ProviderError(`${describeSite(this)}: ${message}`, {
+      instance: this.name,
+      type: this.type,
+      kind: this.kind,
+      retryable: false,
+      code: 'bad-response',
+    });
   }
 }

@@ -18,10 +18,8 @@ import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-re
 /** How long `app.close()` lets calls in flight finish before aborting them, ms. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
- 
 type AnyManaged = ManagedInstance<any, any>;
 
- 
 const MANAGED: Record<ProviderKind, new (init: ManagedInstanceInit<any>) => AnyManaged> = {
   llm: ManagedLLM,
   embedding: ManagedEmbedder,
@@ -72,7 +70,10 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
           })),
         );
         const secrets = secretsOf(instance);
-        created[kind].set(instance.name, new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets }));
+        created[kind].set(
+          instance.name,
+          new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets }),
+        );
       } catch (err) {
         issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
       }

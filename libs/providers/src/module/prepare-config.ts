@@ -30,11 +30,12 @@ function inReadingOrder(issues: ConfigIssue[], files: string[]): ConfigIssue[] {
   const rank = (i: ConfigIssue) => (i.file === undefined ? files.length + 1 : files.includes(i.file) ? files.indexOf(i.file) : files.length);
   return issues
     .map((issue, order) => ({ issue, order }))
-    .sort((a, b) =>
-      rank(a.issue) - rank(b.issue) ||
-      (a.issue.line ?? Infinity) - (b.issue.line ?? Infinity) ||
-      (a.issue.column ?? 0) - (b.issue.column ?? 0) ||
-      a.order - b.order,
+    .sort(
+      (a, b) =>
+        rank(a.issue) - rank(b.issue) ||
+        (a.issue.line ?? Infinity) - (b.issue.line ?? Infinity) ||
+        (a.issue.column ?? 0) - (b.issue.column ?? 0) ||
+        a.order - b.order,
     )
     .map((x) => x.issue);
 }

@@ -26,7 +26,11 @@ export function instanceProvider(kind: ProviderKind, name?: string): FactoryProv
  */
 @Module({})
 export class ProvidersCoreModule {
-  static forRoot(prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError }, isGlobal: boolean, registryOptions: RegistryOptions = {}): DynamicModule {
+  static forRoot(
+    prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError },
+    isGlobal: boolean,
+    registryOptions: RegistryOptions = {},
+  ): DynamicModule {
     const { resolved, error } = prepared;
     const registry: Provider = {
       provide: ProvidersRegistry,
@@ -44,10 +48,11 @@ export class ProvidersCoreModule {
     const registry: Provider = {
       provide: ProvidersRegistry,
       useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) =>
-        createRegistry(
-          loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }),
-          { shutdownGraceMs: factoryOptions?.shutdownGraceMs, tokenProviders: factoryOptions?.tokenProviders, transport: factoryOptions?.transport },
-        ),
+        createRegistry(loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }), {
+          shutdownGraceMs: factoryOptions?.shutdownGraceMs,
+          tokenProviders: factoryOptions?.tokenProviders,
+          transport: factoryOptions?.transport,
+        }),
       inject: [ASYNC_OPTIONS],
     };
     const factory: Provider = { provide: ASYNC_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };

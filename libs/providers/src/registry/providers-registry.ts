@@ -12,7 +12,6 @@ export interface InstanceOfKind {
   reranker: Reranker;
 }
 
-
 export interface RegistryContents {
   instances: { [K in ProviderKind]: ReadonlyMap<string, InstanceOfKind[K]> };
   defaults: { [K in ProviderKind]: DefaultChoice };
@@ -130,4 +129,3 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
     await this.close();
   }
 }
-

@@ -127,22 +127,24 @@ export function backoffMs(n: number, error: ProviderError, policy: CallPolicy, r
  * up to `maxRetries` times with backoff, never waits past the deadline or a Retry-After cap.
  * Each attempt gets its own signal, aborted when the scope ends.
  */
-export async function withRetries<T>(
-  scope: CallScope,
-  site: CallSite,
-  policy: CallPolicy,
-  attempt: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
+export async function withRetries<T>(scope: CallScope, site: CallSite, policy: CallPolicy, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
   for (let n = 0; ; n++) {
     scope.attempts++;
     const { controller, unlink } = linkedController(scope.signal);
-    const attemptTimer = policy.attemptTimeoutMs === undefined ? undefined : setTimeout(() => {
-      controller.abort(
-        new ProviderError(`${describeSite(site)}: the attempt took longer than attemptTimeoutMs ${policy.attemptTimeoutMs} ms.`, {
-          instance: site.name, type: site.type, kind: site.kind, retryable: true, code: 'attempt-timeout',
-        }),
-      );
-    }, policy.attemptTimeoutMs);
+    const attemptTimer =
+      policy.attemptTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            controller.abort(
+              new ProviderError(`${describeSite(site)}: the attempt took longer than attemptTimeoutMs ${policy.attemptTimeoutMs} ms.`, {
+                instance: site.name,
+                type: site.type,
+                kind: site.kind,
+                retryable: true,
+                code: 'attempt-timeout',
+              }),
+            );
+          }, policy.attemptTimeoutMs);
     try {
       return await raceAbort(attempt(controller.signal), controller.signal);
     } catch (err) {

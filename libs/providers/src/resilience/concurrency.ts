@@ -2,11 +2,7 @@
  * Runs `fn` over `items` with at most `limit` calls in flight, keeping input order in the result.
  * The first rejection rejects the whole; calls not yet started are not started.
  */
-export async function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;

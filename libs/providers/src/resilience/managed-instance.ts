@@ -30,7 +30,6 @@ export interface ManagedInstanceInit<D> {
   secrets?: readonly string[];
 }
 
-
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
 
 /** Requests of one embed or rerank call that run at once, unless `maxConcurrency` says fewer. */
@@ -163,11 +162,7 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
    * picks a deployment and reports its outcome to the deployment's health. Whatever the attempt
    * holds is given back exactly once, on every path.
    */
-  protected attempt<T>(
-    scope: CallScope,
-    run: (driver: D, signal: AbortSignal, lease: Lease) => Promise<T>,
-    tokens?: TokenCount<T>,
-  ): Promise<T> {
+  protected attempt<T>(scope: CallScope, run: (driver: D, signal: AbortSignal, lease: Lease) => Promise<T>, tokens?: TokenCount<T>): Promise<T> {
     const tried = new Set<Deployment<D>>();
     return withRetries(scope, this, this.policy, async (signal) => {
       const settleTokens = once(await this.spendBudgets(tokens?.estimate ?? 0, signal, scope));
@@ -308,7 +303,6 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     for (const scope of this.active) scope.abort(this.error(`aborted by shutdown after ${graceMs} ms of grace.`, 'closed', false));
     await Promise.allSettled(this.pool.deployments.map((d) => (d.driver as { close?: () => unknown }).close?.()));
   }
-
 }
 
 /** `fn`, callable any number of times, running only the first time. */

@@ -7,14 +7,7 @@ import type { ProviderInstance } from '../core/provider-instance.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 import type { Reranker } from '../core/reranker.js';
 import { configKeysOf } from '../config/validate-config.js';
-import {
-  captureOutput,
-  describeError,
-  printable,
-  show,
-  type CheckContext,
-  type ConformanceRequest,
-} from './conformance-kit.js';
+import { captureOutput, describeError, printable, show, type CheckContext, type ConformanceRequest } from './conformance-kit.js';
 
 /**
  * The checks the catalogue runs on every built-in HTTP type, written once against any type and any
@@ -25,7 +18,9 @@ import {
 export type Check<K extends ProviderKind> = <R extends ConformanceRequest>(c: CheckContext<K, R>) => Promise<void>;
 
 /** The checks of both kinds that call the service: failures, secrets, aborts, ping, config. */
-export function sharedChecks<K extends 'embedding' | 'reranker'>(call: (instance: ProviderInstance, signal?: AbortSignal) => Promise<unknown>): Record<string, Check<K>> {
+export function sharedChecks<K extends 'embedding' | 'reranker'>(
+  call: (instance: ProviderInstance, signal?: AbortSignal) => Promise<unknown>,
+): Record<string, Check<K>> {
   const callOf = async <R extends ConformanceRequest>(c: CheckContext<K, R>, extra: Record<string, unknown>) => {
     const instance = (await c.boot(extra)) as ProviderInstance;
     return (signal?: AbortSignal) => call(instance, signal);
@@ -50,7 +45,11 @@ export function sharedChecks<K extends 'embedding' | 'reranker'>(call: (instance
     'an upstream 429 is retryable and carries Retry-After as retryAfterMs': async (c) => {
       const run = await callOf(c, { maxRetries: 0 });
       c.fake.failNext(429, 'rate limit exceeded, slow down', { headers: { 'retry-after': '3' } });
-      const error = c.providerError(await c.rejection(run(), 'a call answered 429'), { status: 429, retryable: true, code: 'http', retryAfterMs: 3000 }, 'on a 429 with retry-after: 3');
+      const error = c.providerError(
+        await c.rejection(run(), 'a call answered 429'),
+        { status: 429, retryable: true, code: 'http', retryAfterMs: 3000 },
+        'on a 429 with retry-after: 3',
+      );
       c.expect(error.message.includes('rate limit exceeded'), `the error should carry the service's own words: ${show(error.message)}`);
     },
 
@@ -166,7 +165,8 @@ export function sharedChecks<K extends 'embedding' | 'reranker'>(call: (instance
         expected.push(`${kind}.noScheme.baseUrl`, `${kind}.ftp.baseUrl`, `${kind}.credentials.baseUrl`);
       }
       const error = await c.rejection(c.registry(entries), 'booting entries with an unknown key and bad values');
-      if (!(error instanceof ProvidersConfigError)) throw c.failure(`bad config should fail with a ProvidersConfigError; it failed with ${describeError(error)}`);
+      if (!(error instanceof ProvidersConfigError))
+        throw c.failure(`bad config should fail with a ProvidersConfigError; it failed with ${describeError(error)}`);
       const paths = new Set(error.issues.map((i) => i.path));
       const missed = expected.filter((p) => !paths.has(p));
       c.equal(missed, [], 'the bad values the config class let through (each needs a decorator that refuses it; baseUrl: @IsUrl(SERVICE_URL_OPTIONS))');
@@ -191,13 +191,20 @@ export function embedderChecks(): Record<string, Check<'embedding'>> {
       const embedder = (await c.boot()) as Embedder;
       const texts = ['alpha beta', 'gamma'];
       const result = await embedder.embed(texts).catch((err: unknown) => c.fail(`embed(["alpha beta", "gamma"]) failed: ${describeError(err)}`));
-      c.equal(c.fake.requests.map((r) => c.fake.inputsOf(r)), [texts], 'the texts of the requests sent (what the fake read with inputsOf)');
+      c.equal(
+        c.fake.requests.map((r) => c.fake.inputsOf(r)),
+        [texts],
+        'the texts of the requests sent (what the fake read with inputsOf)',
+      );
       c.equal(result.embeddings.length, 2, 'vectors returned for 2 texts');
       const length = result.embeddings[0]!.length;
       c.expect(length > 0 && result.embeddings.every((v) => v.length === length), 'the vectors should be non-empty and of one length');
       c.equal(result.dimensions, length, 'result.dimensions');
-      c.equal(result.model, embedder.model, 'result.model (the instance\'s model)');
-      c.expect(!isSame(result.embeddings[0]!, result.embeddings[1]!), 'two different texts got the same vector: the fake must give each text its own, or the order checks prove nothing');
+      c.equal(result.model, embedder.model, "result.model (the instance's model)");
+      c.expect(
+        !isSame(result.embeddings[0]!, result.embeddings[1]!),
+        'two different texts got the same vector: the fake must give each text its own, or the order checks prove nothing',
+      );
       for (const inputType of ['query', 'document'] as const) {
         await embedder.embed('a text', { inputType }).catch((err: unknown) => c.fail(`embed with inputType "${inputType}" failed: ${describeError(err)}`));
       }
@@ -216,7 +223,10 @@ export function embedderChecks(): Record<string, Check<'embedding'>> {
       // The same text alone must get the same vector: a batch's vectors are in the order of its texts.
       for (const i of [0, limit - 1, limit]) {
         const alone = await embedder.embed(texts[i]!);
-        c.expect(isSame(alone.embeddings[0]!, result.embeddings[i]!), `text ${i} got another vector in a batch than alone: the batch's vectors are out of order`);
+        c.expect(
+          isSame(alone.embeddings[0]!, result.embeddings[i]!),
+          `text ${i} got another vector in a batch than alone: the batch's vectors are out of order`,
+        );
       }
     },
 
@@ -238,8 +248,12 @@ export function embedderChecks(): Record<string, Check<'embedding'>> {
         const [first, second] = values;
         const shortened = (await c.boot({ dimensions: first })) as Embedder;
         const result = await shortened.embed(['one', 'two']).catch((err: unknown) => c.fail(`embed with dimensions ${first} failed: ${describeError(err)}`));
-        c.equal(result.embeddings.map((v) => v.length), [first, first], `vector lengths with dimensions: ${first}`);
-        c.equal(shortened.dimensions, first, 'the instance\'s dimensions');
+        c.equal(
+          result.embeddings.map((v) => v.length),
+          [first, first],
+          `vector lengths with dimensions: ${first}`,
+        );
+        c.equal(shortened.dimensions, first, "the instance's dimensions");
         const override = await shortened.embed('three', { dimensions: second });
         c.equal(override.embeddings[0]!.length, second, `vector length with a call's dimensions: ${second}`);
         configured = first;
@@ -248,7 +262,11 @@ export function embedderChecks(): Record<string, Check<'embedding'>> {
       c.fake.mutateNext(shortenVectors);
       const before = c.fake.requests.length;
       const error = await c.rejection(checked.embed(['one']), 'a call answered with vectors one number short');
-      c.providerError(error, { code: 'dimensions', retryable: false }, `when the service answers vectors of ${configured - 1} numbers where ${configured} are configured`);
+      c.providerError(
+        error,
+        { code: 'dimensions', retryable: false },
+        `when the service answers vectors of ${configured - 1} numbers where ${configured} are configured`,
+      );
       c.equal(c.fake.requests.length - before, 1, 'requests sent (a wrong length is not retried)');
     },
 
@@ -268,7 +286,11 @@ export function rerankerChecks(): Record<string, Check<'reranker'>> {
       const reranker = (await c.boot()) as Reranker;
       const documents = ['the cat sat on the mat', 'a dog barked', 'cat cat cat food', 'nothing here at all', 'my cat'];
       const results = await reranker.rerank('cat', documents).catch((err: unknown) => c.fail(`rerank of 5 documents failed: ${describeError(err)}`));
-      c.equal(c.fake.requests.map((r) => c.fake.inputsOf(r)), [documents], 'the documents of the requests sent (what the fake read with inputsOf)');
+      c.equal(
+        c.fake.requests.map((r) => c.fake.inputsOf(r)),
+        [documents],
+        'the documents of the requests sent (what the fake read with inputsOf)',
+      );
       checkRanking(c, results, documents);
     },
 
@@ -276,14 +298,19 @@ export function rerankerChecks(): Record<string, Check<'reranker'>> {
       const { limit } = await c.facts();
       const reranker = (await c.boot()) as Reranker;
       const documents = Array.from({ length: limit * 2 + 1 }, (_, i) => `document ${i} about ${i % 3 === 0 ? 'apples and pears' : 'pears'}`);
-      const results = await reranker.rerank('apples', documents).catch((err: unknown) => c.fail(`rerank of ${documents.length} documents failed: ${describeError(err)}`));
+      const results = await reranker
+        .rerank('apples', documents)
+        .catch((err: unknown) => c.fail(`rerank of ${documents.length} documents failed: ${describeError(err)}`));
       checkBatches(c, documents, limit);
       checkRanking(c, results, documents);
       // A document scored alone must score the same: a batch's scores belong to its documents.
       for (const i of [0, limit - 1, limit, documents.length - 1]) {
         const [alone] = await reranker.rerank('apples', [documents[i]!]);
         const merged = results.find((r) => r.index === i)!;
-        c.expect(alone!.score === merged.score, `document ${i} scored ${merged.score} in a batch and ${alone!.score} alone: the batch's scores are not in the order of its documents (or the fake's scores depend on the batch)`);
+        c.expect(
+          alone!.score === merged.score,
+          `document ${i} scored ${merged.score} in a batch and ${alone!.score} alone: the batch's scores are not in the order of its documents (or the fake's scores depend on the batch)`,
+        );
       }
     },
 
@@ -300,7 +327,10 @@ export function rerankerChecks(): Record<string, Check<'reranker'>> {
 
 function describesItself<K extends ProviderKind, R extends ConformanceRequest>(c: CheckContext<K, R>, limit: number): void {
   const definition: AnyProviderDefinition = c.definition;
-  c.expect(typeof definition.description === 'string' && definition.description.length > 0, 'the definition has no description (one line, for error messages and docs)');
+  c.expect(
+    typeof definition.description === 'string' && definition.description.length > 0,
+    'the definition has no description (one line, for error messages and docs)',
+  );
   c.expect(Number.isInteger(limit) && limit > 0, `the driver's limit per request should be a whole number above 0; it is ${show(limit)}`);
   const documented = definition.docs?.batchLimit;
   c.expect(documented !== undefined, `docs.batchLimit is not given (the driver's limit for this entry is ${limit})`);
@@ -309,7 +339,10 @@ function describesItself<K extends ProviderKind, R extends ConformanceRequest>(c
 
 /** Every request carried at most `limit` texts, the fewest requests were sent, and together they carried each text once, in order. */
 function checkBatches<K extends ProviderKind, R extends ConformanceRequest>(c: CheckContext<K, R>, texts: string[], limit: number): void {
-  const batches = c.fake.requests.map((r) => c.fake.inputsOf(r)).filter((inputs) => inputs !== undefined).map((inputs) => [...inputs]);
+  const batches = c.fake.requests
+    .map((r) => c.fake.inputsOf(r))
+    .filter((inputs) => inputs !== undefined)
+    .map((inputs) => [...inputs]);
   batches.forEach((batch, i) => c.expect(batch.length <= limit, `request ${i + 1} carried ${batch.length} texts, over the limit of ${limit}`));
   c.equal(batches.length, Math.ceil(texts.length / limit), `requests for ${texts.length} texts at ${limit} per request`);
   // Batches run concurrently and may arrive in any order; each is a run of the input.
@@ -323,12 +356,22 @@ function checkRanking<K extends ProviderKind, R extends ConformanceRequest>(
   documents: string[],
 ): void {
   c.equal(results.length, documents.length, `results for ${documents.length} documents`);
-  c.equal([...results.map((r) => r.index)].sort((a, b) => a - b), documents.map((_, i) => i), 'the indexes of the results (each document once)');
+  c.equal(
+    [...results.map((r) => r.index)].sort((a, b) => a - b),
+    documents.map((_, i) => i),
+    'the indexes of the results (each document once)',
+  );
   for (const r of results) c.expect(r.document === documents[r.index], `result for index ${r.index} has another document's text`);
   for (let i = 1; i < results.length; i++) {
-    c.expect(results[i - 1]!.score >= results[i]!.score, `results are not sorted by score, highest first (${results[i - 1]!.score} before ${results[i]!.score})`);
+    c.expect(
+      results[i - 1]!.score >= results[i]!.score,
+      `results are not sorted by score, highest first (${results[i - 1]!.score} before ${results[i]!.score})`,
+    );
   }
-  c.expect(new Set(results.map((r) => r.score)).size > 1, 'every document got the same score: the fake must score them apart, or the order checks prove nothing');
+  c.expect(
+    new Set(results.map((r) => r.score)).size > 1,
+    'every document got the same score: the fake must score them apart, or the order checks prove nothing',
+  );
 }
 
 function isSame(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -344,4 +387,3 @@ export function shortenVectors(json: unknown): unknown {
   if (json && typeof json === 'object') return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, shortenVectors(v)]));
   return json;
 }
-

@@ -122,7 +122,12 @@ export class CheckContext<K extends ProviderKind, R extends ConformanceRequest> 
   /** The limits and routes the type's driver declares for the entry (with `extra`). */
   async facts(extra: Record<string, unknown> = {}): Promise<DriverFacts> {
     const { kind, type } = this.definition;
-    const resolved = loadResolvedConfig({ configPath: [], env: {}, config: { [kind]: { [INSTANCE]: { type, ...this.entry(extra) } } }, providers: [this.definition] });
+    const resolved = loadResolvedConfig({
+      configPath: [],
+      env: {},
+      config: { [kind]: { [INSTANCE]: { type, ...this.entry(extra) } } },
+      providers: [this.definition],
+    });
     const config = resolved.instances[kind].get(INSTANCE)!.deployments[0]!.config;
     const driver = (await this.definition.create(config, { name: INSTANCE, kind, type, logger: SILENT })) as {
       maxBatchSize?: number;
@@ -243,8 +248,18 @@ export function printable(err: unknown): string {
  */
 export async function captureOutput(body: () => Promise<void>): Promise<string[]> {
   const lines: string[] = [];
-  const line = (level: string) => (message: unknown, ...rest: unknown[]) => void lines.push(`${level}: ${[message, ...rest].map(text).join(' ')}`);
-  const capture: LoggerService = { log: line('log'), error: line('error'), warn: line('warn'), debug: line('debug'), verbose: line('verbose'), fatal: line('fatal') };
+  const line =
+    (level: string) =>
+    (message: unknown, ...rest: unknown[]) =>
+      void lines.push(`${level}: ${[message, ...rest].map(text).join(' ')}`);
+  const capture: LoggerService = {
+    log: line('log'),
+    error: line('error'),
+    warn: line('warn'),
+    debug: line('debug'),
+    verbose: line('verbose'),
+    fatal: line('fatal'),
+  };
   const onEvent = (channel: string) => (event: unknown) => void lines.push(`${channel}: ${inspect(event, { depth: 8, showHidden: true })}`);
   const listeners = [PROVIDER_ERROR_CHANNEL, PROVIDER_RETRY_CHANNEL, PROVIDER_FALLBACK_CHANNEL].map((channel) => [channel, onEvent(channel)] as const);
   const previous = NestLoggerState.current();

@@ -32,7 +32,8 @@ const CHECKS: { [K in ProviderKind]?: () => Record<string, Check<K>> } = {
 /** The checks of an embedding or reranker type, each against a fresh fake from `options.fake`. */
 export function providerConformance<R extends ConformanceRequest>(definition: AnyProviderDefinition, options: ConformanceOptions<R>): ConformanceCheck[] {
   const checks = CHECKS[definition.kind] as (() => Record<string, Check<ProviderKind>>) | undefined;
-  if (!checks) throw new TypeError(`providerConformance: ${definition.kind} type "${definition.type}": only embedding and reranker types have a conformance suite`);
+  if (!checks)
+    throw new TypeError(`providerConformance: ${definition.kind} type "${definition.type}": only embedding and reranker types have a conformance suite`);
   return Object.entries(checks()).map(([name, check]) => ({
     name,
     run: () => withContext(definition, options, name, check),

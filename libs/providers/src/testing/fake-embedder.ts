@@ -44,9 +44,7 @@ export class FakeEmbedder extends FakeInstance<FakeEmbedderCall> implements Embe
     }
     for (const [text, vector] of fixed) {
       if (vector.length !== this.dimensions) {
-        throw new RangeError(
-          `FakeEmbedder: the fixed vector for ${JSON.stringify(text)} has ${vector.length} dimensions, expected ${this.dimensions}`,
-        );
+        throw new RangeError(`FakeEmbedder: the fixed vector for ${JSON.stringify(text)} has ${vector.length} dimensions, expected ${this.dimensions}`);
       }
     }
     this.fixed = new Map(fixed.map(([text, vector]) => [text, [...vector]]));
@@ -74,10 +72,7 @@ export class FakeEmbedder extends FakeInstance<FakeEmbedderCall> implements Embe
       if (!vector) return hashedVector(text, dimensions);
       // Same rule as the real embedders: a vector of the wrong length is an error, never returned.
       if (vector.length !== dimensions) {
-        throw this.error(
-          `the fixed vector for ${JSON.stringify(text)} has ${vector.length} dimensions, but ${dimensions} are in force`,
-          'dimensions',
-        );
+        throw this.error(`the fixed vector for ${JSON.stringify(text)} has ${vector.length} dimensions, but ${dimensions} are in force`, 'dimensions');
       }
       return [...vector];
     });

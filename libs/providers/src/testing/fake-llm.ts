@@ -1,23 +1,15 @@
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionMessageParam,
-} from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { raceAbort, sleep, throwIfAborted } from '../core/abort.js';
 import type { GenerateBatchOptions, GenerateOptions, LLM } from '../core/llm.js';
 import { mapConcurrent } from '../resilience/concurrency.js';
 import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
-
 /** What a scripted reply function may give back; an `Error` (returned or thrown) makes the call reject. */
 export type FakeReplyValue = string | ChatCompletion | Error;
 
 /** Computes a reply from the call itself; `options` is the call's own, signal included. */
-export type FakeReplyFn = (
-  messages: ChatCompletionMessageParam[],
-  options: GenerateOptions,
-) => FakeReplyValue | Promise<FakeReplyValue>;
+export type FakeReplyFn = (messages: ChatCompletionMessageParam[], options: GenerateOptions) => FakeReplyValue | Promise<FakeReplyValue>;
 
 /**
  * One scripted reply: a text (wrapped in a well-formed completion), a whole `ChatCompletion`
@@ -125,11 +117,7 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
     return this.failures.shift() ?? (this.script.length > 0 ? (this.script.shift() as FakeReply) : this.fallback);
   }
 
-  private async resolve(
-    reply: FakeReply,
-    messages: ChatCompletionMessageParam[],
-    options: GenerateOptions,
-  ): Promise<ChatCompletion> {
+  private async resolve(reply: FakeReply, messages: ChatCompletionMessageParam[], options: GenerateOptions): Promise<ChatCompletion> {
     const { signal } = options;
     throwIfAborted(signal);
     if (this.delayMs > 0) await sleep(this.delayMs, signal);
@@ -165,11 +153,7 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
     };
   }
 
-  private async *chunks(
-    reply: FakeReply,
-    messages: ChatCompletionMessageParam[],
-    options: GenerateOptions,
-  ): AsyncGenerator<ChatCompletionChunk> {
+  private async *chunks(reply: FakeReply, messages: ChatCompletionMessageParam[], options: GenerateOptions): AsyncGenerator<ChatCompletionChunk> {
     const { signal } = options;
     const completion = await this.resolve(reply, messages, options);
     const head = { id: completion.id, object: 'chat.completion.chunk' as const, created: completion.created, model: completion.model };
@@ -195,9 +179,7 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
         yield chunk(choice.index, { content: piece });
       }
       const toolCalls = (message.tool_calls ?? []).flatMap((call, index) =>
-        call.type === 'function'
-          ? [{ index, id: call.id, type: 'function' as const, function: { ...call.function } }]
-          : [],
+        call.type === 'function' ? [{ index, id: call.id, type: 'function' as const, function: { ...call.function } }] : [],
       );
       if (toolCalls.length > 0) {
         await gate();

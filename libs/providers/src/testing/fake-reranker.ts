@@ -62,9 +62,7 @@ export class FakeReranker extends FakeInstance<FakeRerankerCall> implements Rera
   private async scoresFor(query: string, documents: string[]): Promise<number[]> {
     if (this.fixedScores) {
       if (this.fixedScores.length < documents.length) {
-        throw new RangeError(
-          `FakeReranker "${this.name}": ${documents.length} documents but only ${this.fixedScores.length} fixed scores`,
-        );
+        throw new RangeError(`FakeReranker "${this.name}": ${documents.length} documents but only ${this.fixedScores.length} fixed scores`);
       }
       return this.fixedScores.slice(0, documents.length);
     }

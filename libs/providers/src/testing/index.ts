@@ -14,31 +14,9 @@ export {
   type FakeReplyValue,
 } from './fake-llm.js';
 export { FakeEmbedder, type FakeEmbedderCall, type FakeEmbedderOptions } from './fake-embedder.js';
-export {
-  FakeReranker,
-  wordOverlapScore,
-  type FakeRerankerCall,
-  type FakeRerankerOptions,
-  type FakeScoreFn,
-} from './fake-reranker.js';
+export { FakeReranker, wordOverlapScore, type FakeRerankerCall, type FakeRerankerOptions, type FakeScoreFn } from './fake-reranker.js';
 export type { FakeInstanceOptions } from './fake-instance.js';
 export { ProvidersTestingModule, type ProvidersTestingModuleOptions } from './providers-testing.module.js';
-export {
-  ServiceFake,
-  type FakeAnswer,
-  type FakeRequest,
-  type FakeScript,
-  type FakeService,
-} from './service-fake.js';
-export {
-  describeProviderConformance,
-  providerConformance,
-  type ConformanceCheck,
-  type ConformanceRunner,
-} from './conformance.js';
-export {
-  ConformanceError,
-  type ConformanceFake,
-  type ConformanceOptions,
-  type ConformanceRequest,
-} from './conformance-kit.js';
+export { ServiceFake, type FakeAnswer, type FakeRequest, type FakeScript, type FakeService } from './service-fake.js';
+export { describeProviderConformance, providerConformance, type ConformanceCheck, type ConformanceRunner } from './conformance.js';
+export { ConformanceError, type ConformanceFake, type ConformanceOptions, type ConformanceRequest } from './conformance-kit.js';

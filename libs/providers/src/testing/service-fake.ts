@@ -131,7 +131,10 @@ export class ServiceFake {
 
   /** The texts of every request that carried some, request by request. */
   get batches(): string[][] {
-    return this.requests.map((r) => this.inputsOf(r)).filter((inputs) => inputs !== undefined).map((inputs) => [...inputs]);
+    return this.requests
+      .map((r) => this.inputsOf(r))
+      .filter((inputs) => inputs !== undefined)
+      .map((inputs) => [...inputs]);
   }
 
   /** Uses `script` for the next `times` requests, after those already scripted. */

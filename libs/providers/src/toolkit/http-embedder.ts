@@ -72,7 +72,12 @@ export class HttpEmbedderDriver implements EmbedderDriver {
 
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const { client, path, body, read, extraHeaders } = this.#init;
-    const request: HttpEmbedRequest = { texts, inputType: options.inputType, dimensions: this.supportsDimensions ? options.dimensions : undefined, model: this.model };
+    const request: HttpEmbedRequest = {
+      texts,
+      inputType: options.inputType,
+      dimensions: this.supportsDimensions ? options.dimensions : undefined,
+      model: this.model,
+    };
     const answer = await client.postJson(path, body(request), options.signal, extraHeaders);
     return read(answer, { count: texts.length, site: client.site });
   }

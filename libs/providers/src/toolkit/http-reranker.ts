@@ -17,7 +17,6 @@ import { IsHeaderMap, SERVICE_URL_OPTIONS } from './service-fields.js';
 /** `baseUrl` validation, the same as every HTTP type's. */
 export const RERANK_URL_OPTIONS = SERVICE_URL_OPTIONS;
 
- 
 type ConfigClass = new (...args: any[]) => object;
 
 /** The fields of a hosted rerank service (cohere, jina, voyage, pinecone): a model and an API key are required. */
@@ -99,7 +98,10 @@ export function readRerankScores(site: HttpCallSite, answer: unknown, count: num
     seen.add(index);
     if (typeof score !== 'number' || !Number.isFinite(score)) {
       const what = scoreKey === undefined ? 'a score' : scoreKey;
-      throw badResponse(site, `result ${position} (index ${index}) has ${what} ${typeof score === 'number' ? score : describeValue(score)}, not a finite number`);
+      throw badResponse(
+        site,
+        `result ${position} (index ${index}) has ${what} ${typeof score === 'number' ? score : describeValue(score)}, not a finite number`,
+      );
     }
     return { index, score };
   });
@@ -126,10 +128,7 @@ interface HttpRerankerCommon {
 
 /** The driver's options: where the scores are in an answer (`shape`), or a reader of its own (`read`). */
 export type HttpRerankerInit = HttpRerankerCommon &
-  (
-    | { shape: RerankAnswerShape; read?: never }
-    | { read(answer: unknown, context: HttpAnswerContext): RerankerScore[]; shape?: never }
-  );
+  ({ shape: RerankAnswerShape; read?: never } | { read(answer: unknown, context: HttpAnswerContext): RerankerScore[]; shape?: never });
 
 /** One rerank request per batch against an HTTP service; splitting, merging, retries are the library's. */
 export class HttpRerankerDriver implements RerankerDriver {

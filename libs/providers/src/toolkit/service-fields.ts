@@ -19,14 +19,15 @@ export function IsHeaderMap(): PropertyDecorator {
     name: 'isHeaderMap',
     validator: {
       validate: (value: unknown) =>
-        typeof value === 'object' && value !== null && !Array.isArray(value) &&
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
         Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string'),
       defaultMessage: () => '$property must map header names to string values',
     },
   });
 }
 
- 
 type ConfigClass = new (...args: any[]) => object;
 
 /** `baseUrl` (optional: each type documents its default) and `headers`: every HTTP service type has both. */
@@ -92,7 +93,11 @@ export function serviceClientOptions(config: ServiceConnectionConfig, service: S
   const baseUrl = config.baseUrl ?? service.defaultBaseUrl;
   // Validation requires baseUrl wherever a type has no default: reaching this is a type's own mistake.
   if (baseUrl === undefined) throw new Error('no baseUrl is configured and the type declares no default');
-  const auth: Record<string, string> = !config.apiKey ? {} : service.keyHeader ? { [service.keyHeader]: config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
+  const auth: Record<string, string> = !config.apiKey
+    ? {}
+    : service.keyHeader
+      ? { [service.keyHeader]: config.apiKey }
+      : { authorization: `Bearer ${config.apiKey}` };
   const secrets = [config.apiKey, ...urlSecrets(baseUrl)].filter((s): s is string => !!s);
   return { baseUrl, headers: mergeHeaders(config.headers, auth), secrets };
 }

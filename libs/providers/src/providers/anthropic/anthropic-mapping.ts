@@ -8,7 +8,10 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam } 
  */
 
 export class MappingError extends Error {
-  constructor(readonly side: 'request' | 'response', message: string) {
+  constructor(
+    readonly side: 'request' | 'response',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -299,7 +302,10 @@ export function fromAnthropicMessage(answer: unknown, created = Math.floor(Date.
 
 /** An `error` event inside a stream: Anthropic's error type and message. */
 export class StreamErrorEvent extends Error {
-  constructor(readonly errorType: string, message: string) {
+  constructor(
+    readonly errorType: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -15,7 +15,6 @@ import type { OpenAIRoutes } from '../openai/openai.llm.js';
 /** The `api-version` used when the YAML gives none: the latest GA of the deployments-based inference API. */
 export const AZURE_OPENAI_DEFAULT_API_VERSION = '2024-10-21';
 
-
 /** The resource endpoint alone: `https://<resource>.openai.azure.com` (a gateway's path prefix is fine). */
 function IsAzureEndpoint(): PropertyDecorator {
   return ValidateBy({
@@ -36,7 +35,6 @@ function IsAzureEndpoint(): PropertyDecorator {
   });
 }
 
- 
 type ConfigClass = new (...args: any[]) => object;
 
 /** The fields of the `azure-openai` type, whichever kind. */
@@ -49,7 +47,9 @@ export function withAzureOpenAIFields<TBase extends ConfigClass>(Base: TBase) {
     @IsString() @IsNotEmpty() @Matches(/^[^/?#\s]+$/, { message: '$property must be a deployment name, without "/", "?", "#" or spaces' }) deployment!: string;
 
     /** The `api-version` query parameter; default 2024-10-21 (GA). */
-    @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: '$property must look like 2024-10-21 or 2025-04-01-preview' })
+    @IsOptional()
+    @IsString()
+    @Matches(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: '$property must look like 2024-10-21 or 2025-04-01-preview' })
     apiVersion?: string;
 
     /** The resource's API key, sent as the `api-key` header. Required unless `tokenProvider` is set. */

@@ -21,6 +21,5 @@ export const azureOpenAIEmbedder = defineEmbeddingProvider({
       `Takes endpoint (https://<resource>.openai.azure.com), deployment and apiKey (sent as api-key), apiVersion default ${AZURE_OPENAI_DEFAULT_API_VERSION}; ` +
       'model defaults to the deployment name; dimensions is sent (text-embedding-3-*).',
   },
-  create: (config, context) =>
-    new OpenAIEmbeddingDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
+  create: (config, context) => new OpenAIEmbeddingDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
 });

@@ -56,6 +56,5 @@ export const azureOpenAILLM = defineLLMProvider({
       `Takes endpoint (https://<resource>.openai.azure.com), deployment and apiKey (sent as api-key), apiVersion default ${AZURE_OPENAI_DEFAULT_API_VERSION}; ` +
       "model defaults to the deployment name; streams always ask for usage; the content filter's own stream chunks (prompt_filter_results, annotations) are dropped, so every chunk is a chat.completion.chunk.",
   },
-  create: (config, context) =>
-    new AzureOpenAIChatDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
+  create: (config, context) => new AzureOpenAIChatDriver({ model: config.model ?? config.deployment }, context, createAzureHttpClient(config, context)),
 });

@@ -20,7 +20,8 @@ export const cohereReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: COHERE_DEFAULT_BASE_URL,
     batchLimit: COHERE_MAX_RERANK_DOCUMENTS,
-    notes: 'model and apiKey are required; maxTokensPerDoc is sent as max_tokens_per_doc; Cohere takes up to 10,000 documents but recommends at most 1,000 per request, so larger sets are split at 1,000 (batchSize lowers it).',
+    notes:
+      'model and apiKey are required; maxTokensPerDoc is sent as max_tokens_per_doc; Cohere takes up to 10,000 documents but recommends at most 1,000 per request, so larger sets are split at 1,000 (batchSize lowers it).',
   },
   create: (config, context) =>
     new HttpRerankerDriver({

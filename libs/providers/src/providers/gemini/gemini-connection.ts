@@ -50,7 +50,6 @@ function versionSuffix(value: string): { suffix: string; version: string; root: 
   return { suffix: `/${match[1]}${match[2] ?? ''}`, version: match[1]!, root };
 }
 
- 
 type ConfigClass = new (...args: any[]) => object;
 
 /**

@@ -33,7 +33,7 @@ export class GeminiEmbedderConfig extends withRequiredModel(withRequiredApiKey(w
 export const geminiEmbedder = defineEmbeddingProvider({
   type: 'gemini',
   config: GeminiEmbedderConfig,
-  description: "Google Gemini embeddings (the native {baseUrl}/{apiVersion}/models/{model}:batchEmbedContents, key in x-goog-api-key)",
+  description: 'Google Gemini embeddings (the native {baseUrl}/{apiVersion}/models/{model}:batchEmbedContents, key in x-goog-api-key)',
   docs: {
     defaultBaseUrl: GEMINI_DEFAULT_BASE_URL,
     batchLimit: GEMINI_MAX_EMBEDDING_INPUTS,

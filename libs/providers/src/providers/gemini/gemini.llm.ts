@@ -11,7 +11,7 @@ export class GeminiLLMConfig extends withRequiredModel(withRequiredApiKey(withGe
 export const geminiLLM = defineLLMProvider({
   type: 'gemini',
   config: GeminiLLMConfig,
-  description: "Google Gemini through its OpenAI-compatible endpoint ({baseUrl}/{apiVersion}/openai/chat/completions)",
+  description: 'Google Gemini through its OpenAI-compatible endpoint ({baseUrl}/{apiVersion}/openai/chat/completions)',
   docs: {
     defaultBaseUrl: GEMINI_DEFAULT_BASE_URL,
     notes:

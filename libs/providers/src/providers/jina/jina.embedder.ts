@@ -9,15 +9,7 @@ import { bearerClientOptions, withRequiredApiKey, withRequiredModel, withService
 import { readIndexedVectors, usageOfTokens, valueAt } from '../../toolkit/vector-readers.js';
 import { JINA_DEFAULT_BASE_URL, JINA_MAX_EMBEDDING_INPUTS } from './jina-api.js';
 
-export const JINA_TASKS = [
-  'retrieval.query',
-  'retrieval.passage',
-  'text-matching',
-  'classification',
-  'separation',
-  'code.query',
-  'code.passage',
-] as const;
+export const JINA_TASKS = ['retrieval.query', 'retrieval.passage', 'text-matching', 'classification', 'separation', 'code.query', 'code.passage'] as const;
 export type JinaTask = (typeof JINA_TASKS)[number];
 
 /** `type: jina` under `embedding:`: Jina AI's `POST {baseUrl}/v1/embeddings`. */

@@ -15,7 +15,8 @@ export const jinaReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: JINA_DEFAULT_BASE_URL,
     batchLimit: JINA_DEFAULT_RERANK_DOCUMENTS,
-    notes: 'model and apiKey are required; Jina documents no per-request document limit, so 1,000 documents per request is our default and batchSize replaces it (higher or lower).',
+    notes:
+      'model and apiKey are required; Jina documents no per-request document limit, so 1,000 documents per request is our default and batchSize replaces it (higher or lower).',
   },
   create: (config, context) =>
     new HttpRerankerDriver({

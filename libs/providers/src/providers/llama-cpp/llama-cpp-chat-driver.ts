@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { ChatHistoryItem, ChatWrapper, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LLamaChatGenerateResponseOptions } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem,
+  ChatWrapper,
+  LlamaChat,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammar,
+  LLamaChatGenerateResponseOptions,
+} from 'node-llama-cpp';
 import type { DriverContext } from '../../core/provider-definition.js';
 import { abortErrorOf, linkedController } from '../../core/abort.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from '../../core/llm.js';
-import {
-  badInput,
-  LLAMA_CPP_DEFAULT_MAX_TOKENS,
-  LLAMA_CPP_SAMPLING_DEFAULTS,
-  toLlamaCppError,
-  type LlamaCppSite,
-} from './llama-cpp-config.js';
+import { badInput, LLAMA_CPP_DEFAULT_MAX_TOKENS, LLAMA_CPP_SAMPLING_DEFAULTS, toLlamaCppError, type LlamaCppSite } from './llama-cpp-config.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
 import { LlamaCppDriver } from './llama-cpp-driver.js';
 
@@ -23,7 +25,10 @@ type FinishReason = ChatCompletion['choices'][number]['finish_reason'];
 interface Prepared {
   history: ChatHistoryItem[];
   promptTokens: number;
-  generate: Omit<LLamaChatGenerateResponseOptions, 'signal' | 'onTextChunk' | 'functions' | 'grammar' | 'onFunctionCall' | 'onFunctionCallParamsChunk' | 'documentFunctionParams' | 'maxParallelFunctionCalls'>;
+  generate: Omit<
+    LLamaChatGenerateResponseOptions,
+    'signal' | 'onTextChunk' | 'functions' | 'grammar' | 'onFunctionCall' | 'onFunctionCallParamsChunk' | 'documentFunctionParams' | 'maxParallelFunctionCalls'
+  >;
   responseFormat?: { type: 'json_object' } | { type: 'json_schema'; schema: unknown };
   includeUsage: boolean;
 }
@@ -178,7 +183,12 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
 
     if (o.n !== undefined && o.n !== null && o.n !== 1) throw badInput(this.site, `n=${o.n} is not supported: llama-cpp answers one choice per call.`);
-    if (o.tools && o.tools.length > 0) throw badInput(this.site, 'tools are not supported by the llama-cpp type yet; use a server type (openai-compatible with llama-server --jinja) for tool calls.', 'unsupported');
+    if (o.tools && o.tools.length > 0)
+      throw badInput(
+        this.site,
+        'tools are not supported by the llama-cpp type yet; use a server type (openai-compatible with llama-server --jinja) for tool calls.',
+        'unsupported',
+      );
     if (o.logprobs) throw badInput(this.site, 'logprobs are not supported by the llama-cpp type.', 'unsupported');
 
     let promptTokens: number;
@@ -190,7 +200,11 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     }
     const room = this.contextSize - promptTokens;
     if (room < 1) {
-      throw badInput(this.site, `the prompt is ${promptTokens} tokens; the context holds ${this.contextSize}. Shorten the messages, or raise contextSize.`, 'context-length');
+      throw badInput(
+        this.site,
+        `the prompt is ${promptTokens} tokens; the context holds ${this.contextSize}. Shorten the messages, or raise contextSize.`,
+        'context-length',
+      );
     }
     const asked = o.max_completion_tokens ?? o.max_tokens ?? undefined;
     if (asked !== undefined && asked !== null && !(Number.isInteger(asked) && asked >= 1)) {
@@ -291,7 +305,11 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     try {
       return await this.lease.llama.createGrammarForJsonSchema(format.schema as never);
     } catch (err) {
-      throw badInput(this.site, `response_format json_schema is not supported by llama-cpp's grammar: ${err instanceof Error ? err.message : String(err)}`, 'unsupported');
+      throw badInput(
+        this.site,
+        `response_format json_schema is not supported by llama-cpp's grammar: ${err instanceof Error ? err.message : String(err)}`,
+        'unsupported',
+      );
     }
   }
 }
@@ -313,10 +331,15 @@ export function toChatHistory(messages: ChatCompletionMessageParam[], site: Llam
       case 'user':
         return { type: 'user', text };
       case 'assistant':
-        if (message.tool_calls && message.tool_calls.length > 0) throw badInput(site, `${where} has tool_calls: tools are not supported by the llama-cpp type yet.`, 'unsupported');
+        if (message.tool_calls && message.tool_calls.length > 0)
+          throw badInput(site, `${where} has tool_calls: tools are not supported by the llama-cpp type yet.`, 'unsupported');
         return { type: 'model', response: [text] };
       default:
-        throw badInput(site, `${where} has role "${String((message as { role?: unknown }).role)}": llama-cpp takes system, developer, user and assistant messages.`, 'unsupported');
+        throw badInput(
+          site,
+          `${where} has role "${String((message as { role?: unknown }).role)}": llama-cpp takes system, developer, user and assistant messages.`,
+          'unsupported',
+        );
     }
   });
 }

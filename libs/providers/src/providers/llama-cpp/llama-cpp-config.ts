@@ -4,7 +4,6 @@ import { isAbortError, ProviderError } from '../../core/provider-error.js';
 import type { DriverContext } from '../../core/provider-definition.js';
 import { abortErrorOf } from '../../core/abort.js';
 
- 
 type ConfigClass = new (...args: any[]) => object;
 
 /** The `type` of every llama-cpp provider, whatever its kind. */

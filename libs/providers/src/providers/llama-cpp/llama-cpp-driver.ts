@@ -36,7 +36,10 @@ export abstract class LlamaCppDriver<Slot> {
 
   /** Counts `work` among what close() waits for. */
   protected track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(() => undefined, () => undefined);
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
     this.running.add(settled);
     void settled.finally(() => this.running.delete(settled));
     return work;

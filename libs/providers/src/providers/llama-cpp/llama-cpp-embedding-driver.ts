@@ -66,7 +66,11 @@ export class LlamaCppEmbeddingDriver extends LlamaCppDriver<LlamaEmbeddingContex
     if (input === undefined) throw badInput(this.site, 'cannot embed an empty text with this model (it has no begin token).');
     const tokens = ctx.calculateInputLength(input);
     if (tokens >= this.contextSize) {
-      throw badInput(this.site, `a text of ${tokens} tokens does not fit the embedding context of ${this.contextSize}; shorten it, or raise contextSize.`, 'context-length');
+      throw badInput(
+        this.site,
+        `a text of ${tokens} tokens does not fit the embedding context of ${this.contextSize}; shorten it, or raise contextSize.`,
+        'context-length',
+      );
     }
     const embedding = await ctx.getEmbeddingFor(input);
     return { vector: normalize(embedding.vector), tokens };

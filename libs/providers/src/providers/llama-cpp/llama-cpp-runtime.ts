@@ -251,4 +251,3 @@ export function threadsOf(config: LlamaCppCommonConfig, lease: ModelLease): numb
   if (config.threads === undefined) return lease.tiny ? 1 : undefined;
   return config.threads > 0 ? config.threads : undefined;
 }
-

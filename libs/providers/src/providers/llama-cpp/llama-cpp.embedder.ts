@@ -22,7 +22,8 @@ export const llamaCppEmbedder = defineEmbeddingProvider({
   description: 'a GGUF embedding model run in process by node-llama-cpp (optional peer dependency); unit-length vectors',
   docs: {
     batchLimit: LLAMA_CPP_MAX_EMBEDDING_INPUTS,
-    notes: 'model is a GGUF path (or hf: URI) of an embedding model (BERT, nomic, e5, gte, ...); vectors use the model\'s pooling and are L2-normalized; dimensions is checked, never sent (the model has one size).',
+    notes:
+      "model is a GGUF path (or hf: URI) of an embedding model (BERT, nomic, e5, gte, ...); vectors use the model's pooling and are L2-normalized; dimensions is checked, never sent (the model has one size).",
   },
   create: (config, context) => LlamaCppEmbeddingDriver.create(config, context),
 });

@@ -15,7 +15,8 @@ export const llamaCppReranker = defineRerankerProvider({
   description: 'a GGUF reranking model (cross-encoder) run in process by node-llama-cpp (optional peer dependency)',
   docs: {
     batchLimit: LLAMA_CPP_MAX_RERANK_DOCUMENTS,
-    notes: 'model is a GGUF path (or hf: URI) of a reranker with a classification head (bge-reranker, jina-reranker, ...); scores are from 0 to 1; long documents are scored in chunks, keeping the best.',
+    notes:
+      'model is a GGUF path (or hf: URI) of a reranker with a classification head (bge-reranker, jina-reranker, ...); scores are from 0 to 1; long documents are scored in chunks, keeping the best.',
   },
   create: (config, context) => LlamaCppRerankingDriver.create(config, context),
 });

@@ -16,8 +16,7 @@ function IsKeepAlive(): PropertyDecorator {
   return ValidateBy({
     name: 'isKeepAlive',
     validator: {
-      validate: (value: unknown) =>
-        (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && GO_DURATION.test(value.trim())),
+      validate: (value: unknown) => (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && GO_DURATION.test(value.trim())),
       defaultMessage: () => '$property must be a number of seconds or a duration such as "5m" or "1h30m"',
     },
   });

@@ -14,7 +14,10 @@ export const openaiCompatibleEmbedder = defineEmbeddingProvider({
   type: 'openai-compatible',
   config: OpenAICompatibleEmbedderConfig,
   description: 'any server speaking OpenAI embeddings (vLLM, Ollama, llama.cpp, LM Studio, ...); baseUrl required',
-  docs: { batchLimit: OPENAI_MAX_EMBEDDING_INPUTS, notes: 'Any server speaking OpenAI embeddings; batchSize lowers the 2048 to the server’s own limit; encodingFormat float for servers that refuse base64.' },
+  docs: {
+    batchLimit: OPENAI_MAX_EMBEDDING_INPUTS,
+    notes: 'Any server speaking OpenAI embeddings; batchSize lowers the 2048 to the server’s own limit; encodingFormat float for servers that refuse base64.',
+  },
   create: (config, context) =>
     new OpenAIEmbeddingDriver(config, context, {
       // The server's real limit is unknown: a lower `batchSize` is taken as the statement of it.

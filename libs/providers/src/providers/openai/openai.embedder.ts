@@ -39,7 +39,11 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
   readonly #routes: OpenAIRoutes;
   readonly #encodingFormat: EmbeddingEncoding;
 
-  constructor(config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>, context: DriverContext, options: OpenAIEmbeddingDriverOptions = {}) {
+  constructor(
+    config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>,
+    context: DriverContext,
+    options: OpenAIEmbeddingDriverOptions = {},
+  ) {
     this.model = config.model;
     this.maxBatchSize = options.maxBatchSize ?? OPENAI_MAX_EMBEDDING_INPUTS;
     this.#encodingFormat = options.encodingFormat ?? 'base64';

@@ -101,15 +101,24 @@ function streamError(http: HttpClient, error: unknown): ProviderError {
   const detail = upstreamDetail(JSON.stringify({ error }), http.site.secrets);
   const message = isObject(error) && typeof error.message === 'string' ? error.message : JSON.stringify(error);
   const text = message.replace(/\s+/g, ' ').trim().slice(0, MAX_UPSTREAM_TEXT);
-  return new ProviderError(redactSecrets(`${http.site.kind} "${http.site.name}" (${http.site.type}): upstream sent an error in the stream${text ? `: ${text}` : ''}`, http.site.secrets), {
-    ...siteOf(http.site),
-    retryable: /server_error|overloaded|rate_limit/i.test(`${detail?.type ?? ''} ${detail?.code ?? ''}`),
-    code: 'stream-error',
-    upstream: detail,
-  });
+  return new ProviderError(
+    redactSecrets(
+      `${http.site.kind} "${http.site.name}" (${http.site.type}): upstream sent an error in the stream${text ? `: ${text}` : ''}`,
+      http.site.secrets,
+    ),
+    {
+      ...siteOf(http.site),
+      retryable: /server_error|overloaded|rate_limit/i.test(`${detail?.type ?? ''} ${detail?.code ?? ''}`),
+      code: 'stream-error',
+      upstream: detail,
+    },
+  );
 }
 
-function splitOptions(options: LLMCallOptions): { signal: AbortSignal; params: Record<string, unknown> & { stream_options?: LLMCallOptions['stream_options'] } } {
+function splitOptions(options: LLMCallOptions): {
+  signal: AbortSignal;
+  params: Record<string, unknown> & { stream_options?: LLMCallOptions['stream_options'] };
+} {
   const { signal, stream: _stream, timeoutMs: _timeoutMs, model: _model, messages: _messages, ...params } = options as LooseCallOptions;
   return { signal, params };
 }

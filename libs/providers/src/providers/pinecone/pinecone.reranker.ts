@@ -9,7 +9,10 @@ import { PINECONE_DEFAULT_API_VERSION, PINECONE_DEFAULT_BASE_URL, PINECONE_DEFAU
 /** `type: pinecone` under `reranker:`: Pinecone Inference rerank (`POST {baseUrl}/rerank`, `Api-Key` header). */
 export class PineconeRerankerConfig extends withHostedRerankerFields(RerankerInstanceConfig) {
   /** Sent as `X-Pinecone-Api-Version` (`YYYY-MM`); default 2026-04. */
-  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}([.-][A-Za-z0-9]+)?$/, { message: '$property must be a Pinecone API version like 2026-04' }) apiVersion?: string;
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d{4}-\d{2}([.-][A-Za-z0-9]+)?$/, { message: '$property must be a Pinecone API version like 2026-04' })
+  apiVersion?: string;
 
   /** Sent as `parameters.truncate`: END truncates over-long pairs, NONE makes them an error (models that take it). */
   @IsOptional() @IsIn(['END', 'NONE']) truncate?: 'END' | 'NONE';
@@ -27,7 +30,8 @@ export const pineconeReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: PINECONE_DEFAULT_BASE_URL,
     batchLimit: PINECONE_DEFAULT_RERANK_DOCUMENTS,
-    notes: 'model and apiKey are required; documents per request follow the model (bge-reranker-v2-m3 and pinecone-rerank-v0: 100, cohere-rerank-3.5: 200; batchSize lowers it, and sets it for other models, default 100); apiVersion (default 2026-04) is sent as X-Pinecone-Api-Version; truncate (END or NONE) as parameters.truncate.',
+    notes:
+      'model and apiKey are required; documents per request follow the model (bge-reranker-v2-m3 and pinecone-rerank-v0: 100, cohere-rerank-3.5: 200; batchSize lowers it, and sets it for other models, default 100); apiVersion (default 2026-04) is sent as X-Pinecone-Api-Version; truncate (END or NONE) as parameters.truncate.',
   },
   create: (config, context) =>
     new HttpRerankerDriver({

@@ -29,7 +29,8 @@ export const teiReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: TEI_DEFAULT_BASE_URL,
     batchLimit: TEI_DEFAULT_BATCH_SIZE,
-    notes: 'model is an optional label (TEI serves one model and the request names none); apiKey optional (Bearer, TEI\'s --api-key); 32 documents per request, TEI\'s default --max-client-batch-size, unless batchSize says otherwise (set it to the server\'s value); rawScores and truncate are sent as raw_scores and truncate.',
+    notes:
+      "model is an optional label (TEI serves one model and the request names none); apiKey optional (Bearer, TEI's --api-key); 32 documents per request, TEI's default --max-client-batch-size, unless batchSize says otherwise (set it to the server's value); rawScores and truncate are sent as raw_scores and truncate.",
   },
   create: (config, context) =>
     new HttpRerankerDriver({

@@ -19,10 +19,11 @@ export class VllmRerankerConfig extends withSelfHostedRerankerFields(RerankerIns
 export const vllmReranker = defineRerankerProvider({
   type: 'vllm',
   config: VllmRerankerConfig,
-  description: 'a vLLM or llama.cpp server\'s rerank endpoint (POST {baseUrl}/rerank); baseUrl required',
+  description: "a vLLM or llama.cpp server's rerank endpoint (POST {baseUrl}/rerank); baseUrl required",
   docs: {
     batchLimit: VLLM_DEFAULT_RERANK_DOCUMENTS,
-    notes: 'baseUrl is required (the server root or its /v1; /rerank is appended); model is optional (sent only when given; the server uses the one it serves); apiKey optional (Bearer); 1,000 documents per request unless batchSize says otherwise (higher or lower).',
+    notes:
+      'baseUrl is required (the server root or its /v1; /rerank is appended); model is optional (sent only when given; the server uses the one it serves); apiKey optional (Bearer); 1,000 documents per request unless batchSize says otherwise (higher or lower).',
   },
   create: (config, context) =>
     new HttpRerankerDriver({

@@ -20,7 +20,8 @@ export const voyageReranker = defineRerankerProvider({
   docs: {
     defaultBaseUrl: VOYAGE_DEFAULT_BASE_URL,
     batchLimit: VOYAGE_MAX_RERANK_DOCUMENTS,
-    notes: 'model and apiKey are required; baseUrl includes /v1 as in Voyage\'s SDKs (the same value as the voyage embedder\'s); truncation is sent as is; Voyage also caps the tokens of one request, which a lower batchSize keeps under.',
+    notes:
+      "model and apiKey are required; baseUrl includes /v1 as in Voyage's SDKs (the same value as the voyage embedder's); truncation is sent as is; Voyage also caps the tokens of one request, which a lower batchSize keeps under.",
   },
   create: (config, context) =>
     new HttpRerankerDriver({
