@@ -15,7 +15,7 @@ import { badInput, LLAMA_CPP_DEFAULT_MAX_TOKENS, LLAMA_CPP_SAMPLING_DEFAULTS, to
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
 import { LlamaCppDriver } from './llama-cpp-driver.js';
 
-import type { LlamaCppLLMConfig } from './llama-cpp.llm.js';
+import type { LlamaCppLLMConfig } from './llama-cpp-config.js';
 
 const DEFAULT_CONTEXT_CAP = 4096;
 

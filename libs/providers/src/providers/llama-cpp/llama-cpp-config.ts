@@ -2,6 +2,7 @@ import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min } from '..
 import { ToBoolean, ToNumber } from '../../core/config-fields.js';
 import { isAbortError, ProviderError } from '../../core/provider-error.js';
 import type { DriverContext } from '../../core/provider-definition.js';
+import { EmbeddingInstanceConfig, LLMInstanceConfig, RerankerInstanceConfig } from '../../core/instance-config.js';
 import { abortErrorOf } from '../../core/abort.js';
 
 type ConfigClass = new (...args: any[]) => object;
@@ -84,3 +85,24 @@ export function closedError(site: LlamaCppSite): ProviderError {
     code: 'closed',
   });
 }
+
+// The config classes of the three kinds sit here, beside what they share, so that each driver and its
+// definition both import them from this file rather than from each other.
+
+/** `type: llama-cpp` under `llm:`: a GGUF chat model run in process by node-llama-cpp. */
+export class LlamaCppLLMConfig extends withLlamaCppFields(LLMInstanceConfig) {
+  /** Default answer length in tokens when a call gives no max_tokens; default 512 (always capped by the context left). */
+  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(1_048_576) maxTokens?: number;
+}
+
+/** `type: llama-cpp` under `embedding:`: a GGUF embedding model run in process by node-llama-cpp. */
+export class LlamaCppEmbedderConfig extends withLlamaCppFields(EmbeddingInstanceConfig) {
+  /** Put before every text embedded with inputType 'query' (models such as e5 or nomic want "query: " / "search_query: "). */
+  @IsOptional() @IsString() queryPrefix?: string;
+
+  /** Put before every text embedded with inputType 'document' ("passage: ", "search_document: ", ...). */
+  @IsOptional() @IsString() documentPrefix?: string;
+}
+
+/** `type: llama-cpp` under `reranker:`: a GGUF cross-encoder reranker run in process by node-llama-cpp. */
+export class LlamaCppRerankerConfig extends withLlamaCppFields(RerankerInstanceConfig) {}

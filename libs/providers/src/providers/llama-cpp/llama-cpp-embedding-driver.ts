@@ -4,7 +4,7 @@ import type { DriverContext } from '../../core/provider-definition.js';
 import { badInput, LLAMA_CPP_MAX_EMBEDDING_INPUTS } from './llama-cpp-config.js';
 import { LlamaCppDriver } from './llama-cpp-driver.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
-import type { LlamaCppEmbedderConfig } from './llama-cpp.embedder.js';
+import type { LlamaCppEmbedderConfig } from './llama-cpp-config.js';
 
 const DEFAULT_CONTEXT_CAP = 512;
 

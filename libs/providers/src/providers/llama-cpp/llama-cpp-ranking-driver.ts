@@ -4,7 +4,7 @@ import type { RerankerCallOptions, RerankerDriver, RerankerScore } from '../../c
 import { LLAMA_CPP_MAX_RERANK_DOCUMENTS } from './llama-cpp-config.js';
 import { LlamaCppDriver } from './llama-cpp-driver.js';
 import { contextSizeOf, leaseModel, threadsOf, type ModelLease } from './llama-cpp-runtime.js';
-import type { LlamaCppRerankerConfig } from './llama-cpp.reranker.js';
+import type { LlamaCppRerankerConfig } from './llama-cpp-config.js';
 
 const DEFAULT_CONTEXT_CAP = 512;
 

@@ -1,19 +1,8 @@
-import { IsOptional, IsString } from '../../core/validation.js';
-import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider } from '../../core/provider-definition.js';
-import { LLAMA_CPP_MAX_EMBEDDING_INPUTS, LLAMA_CPP_TYPE, withLlamaCppFields } from './llama-cpp-config.js';
+import { LLAMA_CPP_MAX_EMBEDDING_INPUTS, LLAMA_CPP_TYPE, LlamaCppEmbedderConfig } from './llama-cpp-config.js';
 import { LlamaCppEmbeddingDriver } from './llama-cpp-embedding-driver.js';
 
-export { LLAMA_CPP_MAX_EMBEDDING_INPUTS } from './llama-cpp-config.js';
-
-/** `type: llama-cpp` under `embedding:`: a GGUF embedding model run in process by node-llama-cpp. */
-export class LlamaCppEmbedderConfig extends withLlamaCppFields(EmbeddingInstanceConfig) {
-  /** Put before every text embedded with inputType 'query' (models such as e5 or nomic want "query: " / "search_query: "). */
-  @IsOptional() @IsString() queryPrefix?: string;
-
-  /** Put before every text embedded with inputType 'document' ("passage: ", "search_document: ", ...). */
-  @IsOptional() @IsString() documentPrefix?: string;
-}
+export { LLAMA_CPP_MAX_EMBEDDING_INPUTS, LlamaCppEmbedderConfig } from './llama-cpp-config.js';
 
 // The driver is in a file of its own, so this file's declarations never name node-llama-cpp's types.
 export const llamaCppEmbedder = defineEmbeddingProvider({

@@ -1,17 +1,8 @@
-import { IsInt, IsOptional, Max, Min } from '../../core/validation.js';
-import { ToNumber } from '../../core/config-fields.js';
-import { LLMInstanceConfig } from '../../core/instance-config.js';
 import { defineLLMProvider } from '../../core/provider-definition.js';
 import { LlamaCppChatDriver } from './llama-cpp-chat-driver.js';
-import { LLAMA_CPP_TYPE, withLlamaCppFields } from './llama-cpp-config.js';
+import { LLAMA_CPP_TYPE, LlamaCppLLMConfig } from './llama-cpp-config.js';
 
-export { LLAMA_CPP_DEFAULT_MAX_TOKENS, LLAMA_CPP_SAMPLING_DEFAULTS } from './llama-cpp-config.js';
-
-/** `type: llama-cpp` under `llm:`: a GGUF chat model run in process by node-llama-cpp. */
-export class LlamaCppLLMConfig extends withLlamaCppFields(LLMInstanceConfig) {
-  /** Default answer length in tokens when a call gives no max_tokens; default 512 (always capped by the context left). */
-  @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(1_048_576) maxTokens?: number;
-}
+export { LLAMA_CPP_DEFAULT_MAX_TOKENS, LLAMA_CPP_SAMPLING_DEFAULTS, LlamaCppLLMConfig } from './llama-cpp-config.js';
 
 // The driver lives in a file of its own: its declarations name node-llama-cpp's types, which apps
 // without that optional peer must never have to resolve.

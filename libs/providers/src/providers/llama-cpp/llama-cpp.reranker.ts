@@ -1,12 +1,8 @@
-import { RerankerInstanceConfig } from '../../core/instance-config.js';
 import { defineRerankerProvider } from '../../core/provider-definition.js';
-import { LLAMA_CPP_MAX_RERANK_DOCUMENTS, LLAMA_CPP_TYPE, withLlamaCppFields } from './llama-cpp-config.js';
+import { LLAMA_CPP_MAX_RERANK_DOCUMENTS, LLAMA_CPP_TYPE, LlamaCppRerankerConfig } from './llama-cpp-config.js';
 import { LlamaCppRerankingDriver } from './llama-cpp-ranking-driver.js';
 
-export { LLAMA_CPP_MAX_RERANK_DOCUMENTS } from './llama-cpp-config.js';
-
-/** `type: llama-cpp` under `reranker:`: a GGUF cross-encoder reranker run in process by node-llama-cpp. */
-export class LlamaCppRerankerConfig extends withLlamaCppFields(RerankerInstanceConfig) {}
+export { LLAMA_CPP_MAX_RERANK_DOCUMENTS, LlamaCppRerankerConfig } from './llama-cpp-config.js';
 
 // The driver is in a file of its own, so this file's declarations never name node-llama-cpp's types.
 export const llamaCppReranker = defineRerankerProvider({
