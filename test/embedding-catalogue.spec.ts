@@ -14,7 +14,7 @@ import { VoyageEmbedderConfig, voyageEmbedder } from '../libs/providers/src/prov
 import { voyageReranker } from '../libs/providers/src/providers/voyage/voyage.reranker.js';
 import { EmbeddingFakeServer, type EmbeddingService } from './fakes/embedding-fake-servers.js';
 import { RerankFakeServer } from './fakes/rerank-fake-servers.js';
-import { fakeEmbedding } from './fakes/openai-fake-server.js';
+import { encodeFloat32, fakeEmbedding } from './fakes/openai-fake-server.js';
 import { AT_ONCE_MS } from './support/timing.js';
 
 const API_KEY = 'hush-test-SECRETKEY0123456789-zq9X';
@@ -36,6 +36,8 @@ interface Case {
   inputType?: { field: string; query: unknown; document: unknown };
   /** Where dimensions go, and two values the service accepts. */
   dimensions?: { field: string; values: [number, number] };
+  /** The field that asks for base64 vectors (little-endian float32), where the service has one. */
+  base64Field?: string;
   defaultBaseUrl: string;
   needsKey: boolean;
 }
@@ -79,10 +81,11 @@ const CASES: Case[] = [
     entry: { type: 'jina', model: 'jina-embeddings-v3', apiKey: API_KEY },
     path: '/v1/embeddings',
     limit: 2048,
-    plainBody: (texts) => ({ model: 'jina-embeddings-v3', input: texts, embedding_type: 'float' }),
+    plainBody: (texts) => ({ model: 'jina-embeddings-v3', input: texts, embedding_type: 'base64' }),
     plainUsage: { promptTokens: 3, totalTokens: 3 },
     inputType: { field: 'task', query: 'retrieval.query', document: 'retrieval.passage' },
     dimensions: { field: 'dimensions', values: [4, 6] },
+    base64Field: 'embedding_type',
     defaultBaseUrl: 'https://api.jina.ai',
     needsKey: true,
   },
@@ -91,10 +94,11 @@ const CASES: Case[] = [
     entry: { type: 'voyage', model: 'voyage-3.5', apiKey: API_KEY },
     path: '/v1/embeddings',
     limit: 1000,
-    plainBody: (texts) => ({ model: 'voyage-3.5', input: texts, input_type: null }),
+    plainBody: (texts) => ({ model: 'voyage-3.5', input: texts, input_type: null, encoding_format: 'base64' }),
     plainUsage: { promptTokens: 3, totalTokens: 3 },
     inputType: { field: 'input_type', query: 'query', document: 'document' },
     dimensions: { field: 'output_dimension', values: [256, 512] },
+    base64Field: 'encoding_format',
     defaultBaseUrl: 'https://api.voyageai.com/v1',
     needsKey: true,
   },
@@ -322,8 +326,12 @@ describe.each(CASES)('$service embedder', (c) => {
     expect(short).toMatchObject({ code: 'bad-response', retryable: false });
     expect(short.message).toContain('asked for 2 vectors, got 1');
 
-    // A vector that is not numbers.
-    fake().mutateNext((answer) => JSON.parse(JSON.stringify(answer).replace(/-?\d\.\d+(e-?\d+)?/, '"NaN"')));
+    // A vector that is not numbers (where vectors come as base64, one that is not base64 float32).
+    fake().mutateNext((answer) =>
+      typeof answer.data?.[0]?.embedding === 'string'
+        ? { ...answer, data: [{ ...answer.data[0], embedding: 'NaN' }] }
+        : JSON.parse(JSON.stringify(answer).replace(/-?\d\.\d+(e-?\d+)?/, '"NaN"')),
+    );
     expect(await rejection(e.embed(['x']))).toMatchObject({ code: 'bad-response' });
   });
 
@@ -372,6 +380,88 @@ describe.each(CASES)('$service embedder', (c) => {
     });
     expect(error.issues.map((i) => i.path).sort()).toEqual(['embedding.batch.batchSize', 'embedding.docs.baseURL', 'embedding.url.baseUrl']);
     expect(error.message).not.toContain(API_KEY);
+  });
+});
+
+describe.each(CASES.filter((c) => c.base64Field))('$service base64 vectors', (c) => {
+  const fake = () => fakes[c.service];
+  const field = c.base64Field!;
+  const texts = ['alpha beta', 'gamma', 'delta'];
+  /** The data of an answer with each vector replaced by `fn` of it (and its position). */
+  const withVectors = (answer: any, fn: (embedding: any, position: number) => unknown) => ({
+    ...answer,
+    data: answer.data.map((d: any, position: number) => ({ ...d, embedding: fn(d.embedding, position) })),
+  });
+  const cut = (base64: string, bytes: number) => Buffer.from(base64, 'base64').subarray(0, bytes).toString('base64');
+
+  it(`asks for base64 (${field}) and decodes it to the vectors the floats would be`, async () => {
+    const e = await embedder(c);
+    const result = await e.embed(texts);
+    expect(fake().lastRequest!.body[field]).toBe('base64');
+    expect(fake().encodings).toEqual(['base64']);
+    expect(result.embeddings).toEqual(vectorsOf(texts));
+    expect(result.embeddings.every((v) => Array.isArray(v))).toBe(true);
+    expect(result.dimensions).toBe(8);
+  });
+
+  it("hands the service's base64 strings over unchanged for vectors: 'base64'", async () => {
+    const e = await embedder(c);
+    const sent: unknown[] = [];
+    fake().mutateNext((answer) => {
+      sent.push(...answer.data.map((d: any) => d.embedding));
+      return answer;
+    });
+    const result = await e.embed(texts, { vectors: 'base64' });
+    expect(fake().lastRequest!.body[field]).toBe('base64');
+    expect(sent.every((v) => typeof v === 'string')).toBe(true);
+    expect(result.embeddings).toEqual(sent);
+    expect(result.embeddings).toEqual(vectorsOf(texts).map(encodeFloat32));
+    expect(result.dimensions).toBe(8);
+
+    // Without padding: the same floats, in strings that a decode and re-encode would not give back.
+    fake().mutateNext((answer) => withVectors(answer, (v: string) => v.replace(/=+$/, '')));
+    const unpadded = await e.embed(texts, { vectors: 'base64' });
+    expect(unpadded.embeddings).toEqual(vectorsOf(texts).map((v) => encodeFloat32(v).replace(/=+$/, '')));
+  });
+
+  it("gives Float32Array rows for vectors: 'float32'", async () => {
+    const e = await embedder(c);
+    const result = await e.embed(texts, { vectors: 'float32' });
+    expect(fake().encodings).toEqual(['base64']);
+    expect(result.embeddings.every((v) => v instanceof Float32Array)).toBe(true);
+    expect(result.embeddings.map((v) => Array.from(v))).toEqual(vectorsOf(texts));
+  });
+
+  it('reads lists of numbers from a server that ignores the field, in every form', async () => {
+    const e = await embedder(c);
+    fake().ignoreEncodingFormat = true;
+    const result = await e.embed(texts);
+    expect(fake().lastRequest!.body[field]).toBe('base64');
+    expect(result.embeddings).toEqual(vectorsOf(texts));
+    expect((await e.embed(texts, { vectors: 'base64' })).embeddings).toEqual(vectorsOf(texts).map(encodeFloat32));
+    const rows = (await e.embed(texts, { vectors: 'float32' })).embeddings;
+    expect(rows.every((v) => v instanceof Float32Array)).toBe(true);
+    expect(rows.map((v) => Array.from(v))).toEqual(vectorsOf(texts));
+    expect(fake().encodings).toEqual(['float', 'float', 'float']);
+  });
+
+  it('refuses a vector of the wrong byte length, or a mix of base64 and lists, as a bad response', async () => {
+    const e = await embedder(c, { maxRetries: 0 });
+    for (const vectors of ['number', 'float32', 'base64'] as const) {
+      // 30 bytes: not whole float32s.
+      fake().mutateNext((answer) => withVectors(answer, (v: string) => cut(v, 30)));
+      const partial = await rejection(e.embed(texts, { vectors }));
+      expect(partial).toBeInstanceOf(ProviderError);
+      expect(partial).toMatchObject({ code: 'bad-response', retryable: false, instance: 'docs', type: c.service });
+
+      // Whole float32s, but one vector shorter than the others.
+      fake().mutateNext((answer) => withVectors(answer, (v: string, i) => (i === 1 ? cut(v, 28) : v)));
+      expect(await rejection(e.embed(texts, { vectors }))).toMatchObject({ code: 'bad-response', retryable: false });
+
+      fake().mutateNext((answer) => withVectors(answer, (v: string, i) => (i === 1 ? fakeEmbedding(texts[1]!, 8) : v)));
+      expect(await rejection(e.embed(texts, { vectors }))).toMatchObject({ code: 'bad-response', retryable: false });
+    }
+    expect(fake().requests).toHaveLength(9);
   });
 });
 
@@ -576,7 +666,7 @@ describe('jina specifics', () => {
     expect(fakes.jina.lastRequest!.body).toEqual({
       model: 'jina-embeddings-v3',
       input: ['x'],
-      embedding_type: 'float',
+      embedding_type: 'base64',
       task: 'text-matching',
       normalized: true,
       truncate: true,
@@ -606,7 +696,13 @@ describe('voyage specifics', () => {
   it('uses the configured inputType when the call gives none, and sends truncation', async () => {
     const e = await embedder(c, { inputType: 'document', truncation: false });
     await e.embed('x');
-    expect(fakes.voyage.lastRequest!.body).toEqual({ model: 'voyage-3.5', input: ['x'], input_type: 'document', truncation: false });
+    expect(fakes.voyage.lastRequest!.body).toEqual({
+      model: 'voyage-3.5',
+      input: ['x'],
+      input_type: 'document',
+      truncation: false,
+      encoding_format: 'base64',
+    });
     await e.embed('q', { inputType: 'query' });
     expect(fakes.voyage.lastRequest!.body.input_type).toBe('query');
   });

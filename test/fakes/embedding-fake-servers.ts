@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { countWords, isObject, JsonServiceFakeServer, type AnswerScript, type JsonServiceBehaviour, type RecordedRequest } from './fake-http-server.js';
-import { fakeEmbedding } from './openai-fake-server.js';
+import { encodeFloat32, fakeEmbedding } from './openai-fake-server.js';
 
 export type { RecordedRequest } from './fake-http-server.js';
 
@@ -13,7 +13,11 @@ export type { RecordedRequest } from './fake-http-server.js';
  *   ollama  POST /api/embed        {model, input, truncate?, dimensions?, keep_alive?}   → {model, embeddings, prompt_eval_count}  errors {error}
  *   cohere  POST /v2/embed         {model, texts ≤ 96, input_type, embedding_types, ...} → {id, embeddings:{float}, texts, meta}   errors {id, message}
  *   jina    POST /v1/embeddings    {model, input, task?, dimensions?, embedding_type?}   → {data:[{index, embedding}], usage}       errors {detail}
- *   voyage  POST /v1/embeddings    {model, input ≤ 1000, input_type?, output_dimension?} → {object, data, model, usage}             errors {detail}
+ *   voyage  POST /v1/embeddings    {model, input ≤ 1000, input_type?, output_dimension?, encoding_format?} → {object, data, model, usage}  errors {detail}
+ *
+ * Jina's `embedding_type: "base64"` and Voyage's `encoding_format: "base64"` make each
+ * `data[i].embedding` a base64 string of little-endian float32, as the services send it; without
+ * them, lists of numbers.
  *
  * They are stricter than the real services in one way: a body key the service does not document
  * is refused (with the service's validation error), so a typo in what a driver sends fails a test.
@@ -76,6 +80,10 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export class EmbeddingFakeServer extends JsonServiceFakeServer {
   readonly service: EmbeddingService;
+  /** Jina, Voyage: answer lists of numbers whatever the request asked (a proxy or an older server). Cleared by reset(). */
+  ignoreEncodingFormat = false;
+  /** Jina, Voyage: the form the vectors of each answered request were sent in. Cleared by reset(). */
+  readonly encodings: Array<'float' | 'base64'> = [];
   readonly #options: EmbeddingFakeOptions;
 
   private constructor(service: EmbeddingService, options: EmbeddingFakeOptions) {
@@ -96,6 +104,12 @@ export class EmbeddingFakeServer extends JsonServiceFakeServer {
   /** The per-request input limit this fake enforces. */
   get limit(): number {
     return this.#options.maxBatch ?? SERVICE_LIMITS[this.service];
+  }
+
+  override reset(): void {
+    super.reset();
+    this.ignoreEncodingFormat = false;
+    this.encodings.length = 0;
   }
 
   /** The inputs of every recorded request, by request. */
@@ -231,18 +245,19 @@ export class EmbeddingFakeServer extends JsonServiceFakeServer {
       case 'jina': {
         if (typeof body.model !== 'string' || body.model === '') throw new Refusal(422, 'model: Field required');
         if (body.task !== undefined && !JINA_TASKS.includes(body.task)) throw new Refusal(422, `task: Input should be ${JINA_TASKS.join(', ')}`);
-        if (body.embedding_type !== undefined && body.embedding_type !== 'float') {
-          throw new Refusal(422, 'this fake answers embedding_type float only');
+        if (body.embedding_type !== undefined && body.embedding_type !== 'float' && body.embedding_type !== 'base64') {
+          throw new Refusal(422, 'this fake answers embedding_type float and base64 only');
         }
         checkOptionalBoolean(body, 'normalized', 422);
         checkOptionalBoolean(body, 'truncate', 422);
         const dims = body.dimensions ?? native;
         if (!Number.isInteger(dims) || dims < 1) throw new Refusal(422, 'dimensions: Input should be a valid integer greater than 0');
+        const encode = this.#encoder(body.embedding_type === 'base64');
         return {
           model: body.model,
           object: 'list',
           usage: { total_tokens: tokens, prompt_tokens: tokens },
-          data: vectors(dims).map((embedding, index) => ({ object: 'embedding', index, embedding })),
+          data: vectors(dims).map((embedding, index) => ({ object: 'embedding', index, embedding: encode(embedding) })),
         };
       }
       case 'voyage': {
@@ -254,15 +269,26 @@ export class EmbeddingFakeServer extends JsonServiceFakeServer {
         if (body.output_dimension != null && !VOYAGE_DIMENSIONS.includes(body.output_dimension)) {
           throw new Refusal(400, `output_dimension must be one of ${VOYAGE_DIMENSIONS.join(', ')} or None.`);
         }
+        if (body.encoding_format != null && body.encoding_format !== 'base64') {
+          throw new Refusal(400, "Value error, encoding_format should be either 'base64' or None.");
+        }
         const dims = body.output_dimension ?? native;
+        const encode = this.#encoder(body.encoding_format === 'base64');
         return {
           object: 'list',
-          data: vectors(dims).map((embedding, index) => ({ object: 'embedding', embedding, index })),
+          data: vectors(dims).map((embedding, index) => ({ object: 'embedding', embedding: encode(embedding), index })),
           model: body.model,
           usage: { total_tokens: tokens },
         };
       }
     }
+  }
+
+  /** How this answer's vectors go out (base64 when asked, unless told to ignore it), recorded. */
+  #encoder(asked: boolean): (vector: number[]) => number[] | string {
+    const base64 = asked && !this.ignoreEncodingFormat;
+    this.encodings.push(base64 ? 'base64' : 'float');
+    return base64 ? encodeFloat32 : (vector) => vector;
   }
 
   #tooMany(count: number): string {

@@ -103,7 +103,16 @@ export {
   withServiceConnection,
 } from './toolkit/service-fields.js';
 export type { ServiceAccess, ServiceConnectionConfig } from './toolkit/service-fields.js';
-export { readBase64OrListVector, readIndexedVectors, readVector, readVectorList, readVectorListAt, usageOfTokens, valueAt } from './toolkit/vector-readers.js';
+export {
+  readBase64OrListVector,
+  readIndexedBase64Vectors,
+  readIndexedVectors,
+  readVector,
+  readVectorList,
+  readVectorListAt,
+  usageOfTokens,
+  valueAt,
+} from './toolkit/vector-readers.js';
 export { UndiciTransport, type UndiciTransportOptions } from './http/undici-transport.js';
 export type { HttpTransport, TransportRequest, TransportResponse } from './core/transport.js';
 export type { TokenProvider } from './core/provider-definition.js';

@@ -1,5 +1,5 @@
 import type { HttpCallSite } from '../core/call-site.js';
-import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType } from '../core/embedder.js';
+import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingInputType, VectorFormat } from '../core/embedder.js';
 import type { HttpClient } from '../http/http-client.js';
 
 /**
@@ -27,6 +27,11 @@ export interface HttpAnswerContext {
   count: number;
   /** The call site, for the readers' bad-response errors (they name the instance, never a secret). */
   site: HttpCallSite;
+  /**
+   * Embedder: the form the caller wants the vectors in. A reader of base64 answers hands them over
+   * as they came when it is `base64` (readIndexedBase64Vectors' `keepBase64`), saving a decode.
+   */
+  vectors?: VectorFormat;
 }
 
 export interface HttpEmbedderInit {
@@ -79,6 +84,6 @@ export class HttpEmbedderDriver implements EmbedderDriver {
       model: this.model,
     };
     const answer = await client.postJson(path, body(request), options.signal, extraHeaders);
-    return read(answer, { count: texts.length, site: client.site });
+    return read(answer, { count: texts.length, site: client.site, vectors: options.vectors });
   }
 }

@@ -1,5 +1,6 @@
 import { badResponse, describeValue, isObject, type HttpCallSite } from '../http/http-errors.js';
-import type { EmbeddingUsage } from '../core/embedder.js';
+import type { EmbedderBatchResult, EmbeddingUsage } from '../core/embedder.js';
+import { decodeBase64Rows } from '../core/vectors.js';
 
 /**
  * Readers for the answers of embedding services, shared by the drivers that speak a service's own
@@ -56,27 +57,63 @@ export function readVectorListAt(site: HttpCallSite, answer: unknown, path: stri
  * OpenAI-shaped `data: [{index, embedding}]` (OpenAI and its kin, Jina, Voyage), put in input order
  * by `index` whatever order it came in; an index seen twice or out of range is a bad response. With
  * `positional`, a server that leaves out `index` everywhere is taken at its order (a partial one is not).
+ * `read` checks each vector (default: a list of numbers).
  */
-export function readIndexedVectors(
+export function readIndexedVectors<V = number[]>(
   site: HttpCallSite,
   response: unknown,
   count: number,
-  options: { positional?: boolean; read?: (site: HttpCallSite, value: unknown, index: number) => number[] } = {},
-): number[][] {
-  const read = options.read ?? readVector;
+  options: { positional?: boolean; read?: (site: HttpCallSite, value: unknown, index: number) => V } = {},
+): V[] {
+  const read = options.read ?? (readVector as unknown as (site: HttpCallSite, value: unknown, index: number) => V);
   const data = isObject(response) ? response.data : undefined;
   if (!Array.isArray(data)) throw badResponse(site, `expected {data: [...]}, got ${describeValue(response)}`);
   if (data.length !== count) throw badResponse(site, `asked for ${count} vectors, got ${data.length}`);
   const byPosition = options.positional === true && data.every((item) => !isObject(item) || item.index === undefined);
-  const vectors = new Array<number[] | undefined>(count);
+  const vectors = new Array<V>(count);
+  // Kept apart from the vectors: a reader may return a falsy value (an empty string) for a slot.
+  const seen = new Array<boolean>(count).fill(false);
   data.forEach((item, position) => {
     const index = byPosition ? position : isObject(item) ? item.index : undefined;
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || vectors[index]) {
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || seen[index]) {
       throw badResponse(site, `item ${position} of data has index ${String(index)} (expected each of 0..${count - 1} once)`);
     }
+    seen[index] = true;
     vectors[index] = read(site, isObject(item) ? item.embedding : undefined, index);
   });
-  return vectors as number[][];
+  return vectors;
+}
+
+/**
+ * `data: [{index, embedding}]` from a request that asked for base64 of little-endian float32 (Jina's
+ * `embedding_type`, Voyage's `encoding_format`), in input order as readIndexedVectors puts it. The
+ * answer decides the form: a proxy or an older server may ignore the ask and send lists of numbers,
+ * which are read as such. Base64 is decoded straight into `Float32Array` rows, or, with `keepBase64`
+ * (the caller asked for base64), handed over as it came. A string that is not whole float32s,
+ * vectors of different lengths, or strings mixed with lists, is a bad response.
+ */
+export function readIndexedBase64Vectors(
+  site: HttpCallSite,
+  response: unknown,
+  count: number,
+  options: { positional?: boolean; keepBase64?: boolean } = {},
+): EmbedderBatchResult {
+  const raw = readIndexedVectors<unknown>(site, response, count, { positional: options.positional, read: (_site, value) => value });
+  if (typeof raw[0] !== 'string') return { embeddings: raw.map((value, index) => readVector(site, value, index)) };
+  let rowBytes = 0;
+  const strings = raw.map((value, index) => {
+    if (typeof value !== 'string') throw badResponse(site, `vector ${index} is not base64 float32 (got ${describeValue(value)})`);
+    // Checked here, not only when decoding: base64 handed over as it came is never decoded by us.
+    const bytes = Buffer.byteLength(value, 'base64');
+    if (bytes === 0 || bytes % 4 !== 0) throw badResponse(site, `vector ${index} is not base64 float32 (${bytes} bytes)`);
+    if (index === 0) rowBytes = bytes;
+    else if (bytes !== rowBytes) throw badResponse(site, `vectors of different lengths in one answer (${rowBytes / 4} and ${bytes / 4})`);
+    return value;
+  });
+  if (options.keepBase64) return { base64: strings };
+  const rows = decodeBase64Rows(strings, rowBytes / 4);
+  if (!rows) throw badResponse(site, 'the vectors are not all of one length');
+  return { embeddings: rows };
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -1,10 +1,9 @@
 import { EmbeddingInstanceConfig } from '../../core/instance-config.js';
 import { defineEmbeddingProvider, type DriverContext } from '../../core/provider-definition.js';
 import type { EmbedderBatchResult, EmbedderCallOptions, EmbedderDriver, EmbeddingUsage } from '../../core/embedder.js';
-import { decodeBase64Rows } from '../../core/vectors.js';
 import type { HttpClient } from '../../http/http-client.js';
-import { badResponse, describeValue, isObject } from '../../http/http-errors.js';
-import { readIndexedVectors, readVector } from '../../toolkit/vector-readers.js';
+import { isObject } from '../../http/http-errors.js';
+import { readIndexedBase64Vectors } from '../../toolkit/vector-readers.js';
 import { createOpenAIHttpClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from './openai-client.js';
 import { OPENAI_ROUTES, type OpenAIRoutes } from './openai.llm.js';
 
@@ -63,26 +62,9 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
       { model: this.model, input: texts, encoding_format: this.#encodingFormat, ...(dimensions !== undefined ? { dimensions } : {}) },
       signal,
     );
-    const usage = usageOf(response);
-    const site = this.#http.site;
-    const raw = readIndexedVectors(site, response, texts.length, { positional: true, read: readRawVector });
-    if (typeof raw[0] !== 'string') return { embeddings: raw.map((v, i) => readVector(site, v, i)), usage };
-    const strings = raw.map((v, i) => {
-      if (typeof v !== 'string') throw badResponse(site, `vector ${i} is not base64 float32 (got ${describeValue(v)})`);
-      return v;
-    });
-    const bytes = Buffer.byteLength(strings[0]!, 'base64');
-    if (bytes === 0 || bytes % 4 !== 0) throw badResponse(site, `vector 0 is not base64 float32 (${bytes} bytes)`);
-    if (options.vectors === 'base64') return { base64: strings, usage };
-    const rows = decodeBase64Rows(strings, bytes / 4);
-    if (!rows) throw badResponse(site, 'the vectors are not all of one length');
-    return { embeddings: rows, usage };
+    const vectors = readIndexedBase64Vectors(this.#http.site, response, texts.length, { positional: true, keepBase64: options.vectors === 'base64' });
+    return { ...vectors, usage: usageOf(response) };
   }
-}
-
-/** A vector as it came: a base64 string, or whatever else (checked as a list of numbers later). */
-function readRawVector(_site: unknown, value: unknown): number[] {
-  return value as number[];
 }
 
 function usageOf(response: unknown): EmbeddingUsage | undefined {

@@ -6,7 +6,7 @@ import type { EmbeddingInputType } from '../../core/embedder.js';
 import { HttpClient } from '../../http/http-client.js';
 import { HttpEmbedderDriver } from '../../toolkit/http-embedder.js';
 import { bearerClientOptions, withRequiredApiKey, withRequiredModel, withServiceConnection } from '../../toolkit/service-fields.js';
-import { readIndexedVectors, usageOfTokens, valueAt } from '../../toolkit/vector-readers.js';
+import { readIndexedBase64Vectors, usageOfTokens, valueAt } from '../../toolkit/vector-readers.js';
 import { VOYAGE_DEFAULT_BASE_URL, VOYAGE_MAX_EMBEDDING_INPUTS } from './voyage-api.js';
 
 /** `type: voyage` under `embedding:`: Voyage AI's `POST {baseUrl}/embeddings` (`baseUrl` ends in `/v1`). */
@@ -27,7 +27,7 @@ export const voyageEmbedder = defineEmbeddingProvider({
     batchLimit: VOYAGE_MAX_EMBEDDING_INPUTS,
     notes:
       "baseUrl includes /v1 as in Voyage's SDKs (the same value as the voyage reranker's); " +
-      'inputType query/document is sent as input_type (null when neither the call nor the config gives one); dimensions is sent as output_dimension (256, 512, 1024, 2048 on models that support it); a per-model token total per request also applies.',
+      'inputType query/document is sent as input_type (null when neither the call nor the config gives one); dimensions is sent as output_dimension (256, 512, 1024, 2048 on models that support it); vectors are asked for as base64 (encoding_format, a quarter of the JSON) and decoded to float32, lists of numbers are read too; a per-model token total per request also applies.',
   },
   create: (config, context) =>
     new HttpEmbedderDriver({
@@ -44,9 +44,11 @@ export const voyageEmbedder = defineEmbeddingProvider({
         input_type: inputType ?? config.inputType ?? null,
         output_dimension: dimensions,
         truncation: config.truncation,
+        // Base64 of little-endian float32: a quarter of the JSON, and no float parsing.
+        encoding_format: 'base64',
       }),
-      read: (answer, { count, site }) => ({
-        embeddings: readIndexedVectors(site, answer, count),
+      read: (answer, { count, site, vectors }) => ({
+        ...readIndexedBase64Vectors(site, answer, count, { keepBase64: vectors === 'base64' }),
         usage: usageOfTokens(valueAt(answer, 'usage.total_tokens')),
       }),
     }),
