@@ -19,12 +19,13 @@ const LAYERS = {
   http: ['core'],
   toolkit: ['core', 'http'],
   providers: ['core', 'http', 'toolkit'],
-  resilience: ['core'],
-  managed: ['core', 'resilience'],
-  registry: ['core', 'config'],
-  module: ['core', 'config', 'http', 'toolkit', 'providers', 'resilience', 'managed', 'registry'],
+  telemetry: ['core'],
+  resilience: ['core', 'telemetry'],
+  managed: ['core', 'telemetry', 'resilience'],
+  registry: ['core', 'config', 'telemetry'],
+  module: ['core', 'config', 'http', 'toolkit', 'providers', 'telemetry', 'resilience', 'managed', 'registry'],
   health: ['core', 'registry'],
-  testing: ['core', 'config', 'resilience', 'registry', 'module'],
+  testing: ['core', 'config', 'telemetry', 'resilience', 'registry', 'module'],
 };
 const VENDORS = ['anthropic', 'azure-openai', 'cohere', 'gemini', 'jina', 'llama-cpp', 'ollama', 'openai', 'pinecone', 'tei', 'vllm', 'voyage'];
 

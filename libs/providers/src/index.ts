@@ -42,7 +42,15 @@ export type { AnyProviderDefinition, DriverContext, ProviderDefinition, Provider
 export { BUILTIN_PROVIDERS } from './module/builtin-providers.js';
 
 // Config
-export { EmbeddingInstanceConfig, InstanceConfig, LLMInstanceConfig, RerankerInstanceConfig } from './core/instance-config.js';
+export {
+  EmbeddingInstanceConfig,
+  EmbeddingPricing,
+  InstanceConfig,
+  LLMInstanceConfig,
+  LLMPricing,
+  RerankerInstanceConfig,
+  RerankerPricing,
+} from './core/instance-config.js';
 export { Secret, ToBoolean, ToNumber } from './core/config-fields.js';
 export { ProvidersConfigError } from './core/config-error.js';
 export { configKeysOf } from './config/validate-config.js';
@@ -53,8 +61,12 @@ export type { PingResult, ProviderInstance } from './core/provider-instance.js';
 
 // Errors
 export { ProviderAbortError, ProviderError, type UpstreamErrorDetail } from './core/provider-error.js';
-export { PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL } from './core/diagnostics.js';
-export type { FallbackEvent, RetryEvent } from './core/diagnostics.js';
+export { PROVIDER_CALL_CHANNEL, PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL } from './core/diagnostics.js';
+export type { CallEvent, FallbackEvent, RetryEvent } from './core/diagnostics.js';
+
+// Telemetry
+export type { InstanceUsage } from './telemetry/usage-summary.js';
+export type { TelemetryOptions } from './telemetry/telemetry.js';
 export type { ProviderErrorInit } from './core/provider-error.js';
 
 // Built-in provider types and their config classes

@@ -47,3 +47,43 @@ export function publishRetry(event: RetryEvent): void {
 export function publishFallback(event: FallbackEvent): void {
   if (fallbacks.hasSubscribers) fallbacks.publish(event);
 }
+
+/**
+ * Published when a call ends, whichever way: for logs, billing or metrics without OpenTelemetry.
+ * Subscribe with `diagnostics_channel.subscribe(PROVIDER_CALL_CHANNEL, (event: CallEvent) => ...)`.
+ */
+export const PROVIDER_CALL_CHANNEL = 'hush.providers:call';
+
+export interface CallEvent {
+  /** The instance's name (the one called; `fallback` says which one answered). */
+  instance: string;
+  kind: string;
+  type: string;
+  model: string;
+  /** `chat`, `embeddings` or `rerank`. */
+  operation: string;
+  durationMs: number;
+  /** Streams: from the call to the first chunk. */
+  timeToFirstChunkMs?: number;
+  /** Tokens, as the service reported them (0 where it reported none). */
+  usage: { input: number; output: number };
+  /** US dollars, from the answering instance's `pricing`; 0 without one. */
+  costUsd: number;
+  outcome: 'ok' | 'error';
+  /** The error's code (`http`, `timeout`, ...) or name, when the outcome is an error. */
+  error?: string;
+  /** How many attempts the call made (retries and fallbacks included). */
+  attempts: number;
+  /** The fallback that answered, when one did. */
+  fallback?: string;
+}
+
+const calls = channel(PROVIDER_CALL_CHANNEL);
+
+export function callsObserved(): boolean {
+  return calls.hasSubscribers;
+}
+
+export function publishCall(event: CallEvent): void {
+  if (calls.hasSubscribers) calls.publish(event);
+}

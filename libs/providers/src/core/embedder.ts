@@ -9,6 +9,8 @@ export interface EmbedOptions {
   signal?: AbortSignal;
   /** Deadline of this logical call in ms; overrides the instance's `timeoutMs`. */
   timeoutMs?: number;
+  /** Extra headers for the call's upstream requests (a request id); never over the type's own auth headers. */
+  headers?: Record<string, string>;
   /**
    * How the vectors come back: `number` arrays (the default), `float32` rows (`Float32Array`, half
    * the memory, for callers who store vectors), or `base64` strings of little-endian float32 (as
@@ -73,6 +75,8 @@ export type EmbedderBatchResult = ({ embeddings: Array<number[] | Float32Array>;
  */
 export interface EmbedderDriver {
   readonly model: string;
+  /** The service's address (its API root), for telemetry's `server.address`; absent in process. */
+  readonly serverUrl?: string;
   /** The service's per-request input limit; `batchSize` in YAML may lower it, never raise it. */
   readonly maxBatchSize: number;
   /** Whether the service can shorten vectors on request (`dimensions` is then sent, not only checked). */

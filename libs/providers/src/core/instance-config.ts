@@ -1,5 +1,20 @@
-import { IsArray, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Max, Min, ValidateBy } from './validation.js';
-import { ToNumber } from './config-fields.js';
+import {
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  Type,
+  ValidateBy,
+  ValidateNested,
+} from './validation.js';
+import { ToBoolean, ToNumber } from './config-fields.js';
 
 /**
  * Keys every instance accepts, whatever its type. A provider type's config class extends the kind's
@@ -62,6 +77,28 @@ export class InstanceConfig {
   @IsOptional() @IsArray() deployments?: Array<Record<string, unknown> & { weight?: number }>;
 }
 
+/** What an LLM's calls cost, US dollars per million tokens. */
+export class LLMPricing {
+  /** Input (prompt) tokens. */
+  @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) inputPerMTok!: number;
+
+  /** Input tokens read from the provider's prompt cache; default: the input price. */
+  @IsOptional() @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) cachedInputPerMTok?: number;
+
+  /** Output (completion) tokens, reasoning tokens included. */
+  @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) outputPerMTok!: number;
+}
+
+/** What an embedder's calls cost, US dollars per million input tokens. */
+export class EmbeddingPricing {
+  @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) inputPerMTok!: number;
+}
+
+/** What a reranker's calls cost, US dollars per search (one query, however many documents and requests). */
+export class RerankerPricing {
+  @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) perSearch!: number;
+}
+
 export class LLMInstanceConfig extends InstanceConfig {
   /** Default call parameters, by OpenAI's names (`max_tokens`, `temperature`, ...); a call's options override them. */
   @IsOptional() @IsObject() @WithinTokenCap() params?: Record<string, unknown>;
@@ -77,6 +114,12 @@ export class LLMInstanceConfig extends InstanceConfig {
    * for more is refused, and a call asking for no limit is sent this one.
    */
   @IsOptional() @ToNumber() @IsInt() @Min(1) maxTokensCap?: number;
+
+  /** Prices of this instance's tokens, for the cost of each call (span, metric, call event). */
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => LLMPricing) pricing?: LLMPricing;
+
+  /** Record messages and answers on the call's span (OpenTelemetry's opt-in); default off. */
+  @IsOptional() @ToBoolean() @IsBoolean() captureContent?: boolean;
 }
 
 const TOKEN_LIMIT_PARAMS = ['max_tokens', 'max_completion_tokens'] as const;
@@ -102,6 +145,9 @@ function WithinTokenCap(): PropertyDecorator {
 }
 
 export class EmbeddingInstanceConfig extends InstanceConfig {
+  /** Price of this instance's input tokens, for the cost of each call. */
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => EmbeddingPricing) pricing?: EmbeddingPricing;
+
   /** Vector length: sent where the service supports it, always checked. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) @Max(65536) dimensions?: number;
 
@@ -110,6 +156,9 @@ export class EmbeddingInstanceConfig extends InstanceConfig {
 }
 
 export class RerankerInstanceConfig extends InstanceConfig {
+  /** Price of one search, for the cost of each call. */
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => RerankerPricing) pricing?: RerankerPricing;
+
   /** Documents per request; default and maximum: the service's own limit. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) batchSize?: number;
 }

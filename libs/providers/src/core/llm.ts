@@ -8,6 +8,8 @@ export type GenerateOptions = Omit<Partial<ChatCompletionCreateParamsBase>, 'mes
   signal?: AbortSignal;
   /** Deadline of this logical call in ms (retries included); overrides the instance's `timeoutMs`. */
   timeoutMs?: number;
+  /** Extra headers for the call's upstream requests (a request id); never over the type's own auth headers. */
+  headers?: Record<string, string>;
 };
 
 export type GenerateBatchOptions = GenerateOptions & {
@@ -29,7 +31,7 @@ export interface LLM extends ProviderInstance {
 export abstract class LLM {}
 
 /** Options a driver receives: parameters merged (instance `params` < call options), and a signal that is always there. */
-export type LLMCallOptions = Omit<GenerateOptions, 'signal' | 'timeoutMs'> & { signal: AbortSignal };
+export type LLMCallOptions = Omit<GenerateOptions, 'signal' | 'timeoutMs' | 'headers'> & { signal: AbortSignal };
 
 /**
  * What a provider type implements for the `llm` kind: one attempt at one call. Retries, deadlines,
@@ -37,6 +39,8 @@ export type LLMCallOptions = Omit<GenerateOptions, 'signal' | 'timeoutMs'> & { s
  */
 export interface LLMDriver {
   readonly model: string;
+  /** The service's address (its API root), for telemetry's `server.address`; absent in process. */
+  readonly serverUrl?: string;
   /**
    * The name under which the service takes an output limit the library sets (`maxTokensCap`):
    * `max_tokens` (the default) or `max_completion_tokens` (OpenAI's, which its newer models require).

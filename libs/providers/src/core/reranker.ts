@@ -7,6 +7,8 @@ export interface RerankOptions {
   signal?: AbortSignal;
   /** Deadline of this logical call in ms; overrides the instance's `timeoutMs`. */
   timeoutMs?: number;
+  /** Extra headers for the call's upstream requests (a request id); never over the type's own auth headers. */
+  headers?: Record<string, string>;
 }
 
 export interface RerankResult {
@@ -40,6 +42,8 @@ export interface RerankerScore {
  */
 export interface RerankerDriver {
   readonly model: string;
+  /** The service's address (its API root), for telemetry's `server.address`; absent in process. */
+  readonly serverUrl?: string;
   readonly maxDocuments: number;
   rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]>;
   /**

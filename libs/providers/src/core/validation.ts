@@ -65,7 +65,12 @@ export const Max = fromValidator('Max');
 export const Min = fromValidator('Min');
 export const ValidateBy = fromValidator('ValidateBy');
 export const ValidateIf = fromValidator('ValidateIf');
+export const ValidateNested = fromValidator('ValidateNested');
 
 /** class-transformer's `Transform`, waiting for class-transformer. */
 export const Transform: typeof ClassTransformer.Transform = ((...args: Parameters<typeof ClassTransformer.Transform>) =>
   deferred(({ transformer }) => transformer.Transform(...args) as Decorator)) as typeof ClassTransformer.Transform;
+
+/** class-transformer's `Type` (the class of a nested object), waiting for class-transformer. */
+export const Type: typeof ClassTransformer.Type = ((...args: Parameters<typeof ClassTransformer.Type>) =>
+  deferred(({ transformer }) => transformer.Type(...args) as Decorator)) as typeof ClassTransformer.Type;

@@ -1,5 +1,7 @@
 import { describeSite, siteOf, type HttpCallSite } from '../core/call-site.js';
 import { isAbortError, ProviderAbortError, ProviderError } from '../core/provider-error.js';
+import { callContext } from '../core/call-context.js';
+import { openTelemetry } from '../core/otel.js';
 import type { DriverContext } from '../core/provider-definition.js';
 import { redactSecrets } from '../core/redact.js';
 import type { HttpTransport, SseEvent, TransportResponse } from '../core/transport.js';
@@ -135,15 +137,13 @@ export class HttpClient {
       const url = path.startsWith('http://') || path.startsWith('https://') ? path : this.#root + path;
       // Credentials go to the configured server only.
       if (url !== this.#root + path && new URL(url).origin !== this.#origin) throw new Error(`refusing to send to another server than ${this.#origin}`);
-      const headers = body === undefined ? this.#getHeaders : this.#headers;
+      const own = body === undefined ? this.#getHeaders : this.#headers;
       const dynamic = this.#authorize ? await this.#authorized() : undefined;
-      response = await this.#transport.request({
-        url,
-        method: body === undefined ? 'GET' : 'POST',
-        headers: extraHeaders || dynamic ? { ...headers, ...dynamic, ...extraHeaders } : headers,
-        body,
-        signal,
-      });
+      // The call's own headers (a request id) and its trace context go first: the type's headers win.
+      const call = callContext.getStore()?.headers;
+      const trace = traceContext();
+      const headers = extraHeaders || dynamic || call || trace ? { ...call, ...trace, ...own, ...dynamic, ...extraHeaders } : own;
+      response = await this.#transport.request({ url, method: body === undefined ? 'GET' : 'POST', headers, body, signal });
     } catch (err) {
       throw this.#failure(err, signal);
     }
@@ -178,6 +178,16 @@ export class HttpClient {
     if (signal.aborted || isAbortError(err)) return new ProviderAbortError(`${describeSite(this.site)}: the call was aborted`);
     return connectionError(this.site, err, what === 'cannot reach' ? what : `${what} broke off:`);
   }
+}
+
+/** `traceparent` (and what else the registered propagator writes) of the active span, when OpenTelemetry is there. */
+function traceContext(): Record<string, string> | undefined {
+  const api = openTelemetry();
+  if (!api) return undefined;
+  const carrier: Record<string, string> = {};
+  api.propagation.inject(api.context.active(), carrier);
+  for (const _ in carrier) return carrier;
+  return undefined;
 }
 
 /** Header values as secrets, and a Bearer token on its own (services echo it without the prefix). */

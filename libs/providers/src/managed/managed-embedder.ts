@@ -7,6 +7,8 @@ import type { EmbedOptions, Embedder, EmbedderBatchResult, EmbedderDriver, Embed
 import { convertVectors, vectorLength } from '../core/vectors.js';
 
 const VECTOR_FORMATS: readonly VectorFormat[] = ['number', 'float32', 'base64'];
+const BATCH_SIZE = 'hush.batch.size';
+const DIMENSION_COUNT = 'gen_ai.embeddings.dimension.count';
 
 /** The Embedder users inject: batching, ordering and the dimensions check around a driver. */
 export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbedder> implements Embedder {
@@ -36,8 +38,25 @@ export class ManagedEmbedder extends ManagedInstance<EmbedderDriver, ManagedEmbe
     if (texts.length === 0)
       return { embeddings: [], model: this.model, dimensions: dimensions ?? this.dimensions ?? 0, usage: { promptTokens: 0, totalTokens: 0 } };
     const scope = this.openScope(options.timeoutMs, options.signal);
+    scope.headers = options.headers;
+    const observation = (scope.observation = this.telemetry.start({
+      kind: 'embedding',
+      operation: 'embeddings',
+      call: 'embed',
+      instance: this.name,
+      type: this.type,
+      model: this.model,
+      pricing: this.pricing,
+      attributes: { [BATCH_SIZE]: texts.length, ...(dimensions !== undefined ? { [DIMENSION_COUNT]: dimensions } : {}) },
+    }));
     try {
-      return await this.withFallbacks(scope, (target) => target.embedAll(texts, options, dimensions, scope));
+      const result = await scope.run(() => this.withFallbacks(scope, (target) => target.embedAll(texts, options, dimensions, scope)));
+      observation.result({ model: result.model, usage: result.usage ? { input: result.usage.promptTokens, output: 0 } : undefined });
+      observation.end();
+      return result;
+    } catch (err) {
+      observation.end(err);
+      throw err;
     } finally {
       scope.dispose();
     }

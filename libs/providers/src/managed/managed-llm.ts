@@ -3,6 +3,8 @@ import { describeSite } from '../core/call-site.js';
 import { ProviderAbortError, ProviderError } from '../core/provider-error.js';
 import { linkedController, raceAbort } from '../core/abort.js';
 import { type CallScope } from '../resilience/call-policy.js';
+import type { CallResult } from '../telemetry/telemetry.js';
+import type { TokenUsage } from '../telemetry/pricing.js';
 import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { mapConcurrent } from '../resilience/concurrency.js';
 import type {
@@ -47,6 +49,7 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   private readonly fixedParams: Record<string, unknown>;
   private readonly refusedParams: ReadonlySet<string>;
   private readonly maxTokensCap?: number;
+  private readonly captureContent?: boolean;
 
   constructor(init: ManagedInstanceInit<LLMDriver>) {
     super(init);
@@ -56,19 +59,30 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     this.fixedParams = { ...config.fixedParams };
     this.refusedParams = new Set(config.refusedParams ?? []);
     this.maxTokensCap = config.maxTokensCap;
+    this.captureContent = config.captureContent;
   }
 
   async generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
-    const { signal, timeoutMs, ...params } = options;
+    const { signal, timeoutMs, headers, ...params } = options;
     const scope = this.openScope(timeoutMs, signal);
+    const observation = (scope.observation = this.observe('generate', messages, params));
+    scope.headers = headers;
     try {
-      return await this.withFallbacks(scope, (target) => {
-        const callParams = target.callParams(params);
-        return target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, withSignal(callParams, attemptSignal)), {
-          estimate: estimateTokens(messages, callParams),
-          actual: (completion) => totalTokensOf(completion.usage),
-        });
-      });
+      const completion = await scope.run(() =>
+        this.withFallbacks(scope, (target) => {
+          const callParams = target.callParams(params);
+          return target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, withSignal(callParams, attemptSignal)), {
+            estimate: estimateTokens(messages, callParams),
+            actual: (completion) => totalTokensOf(completion.usage),
+          });
+        }),
+      );
+      observation.result(resultOf(completion));
+      observation.end();
+      return completion;
+    } catch (err) {
+      observation.end(err);
+      throw err;
     } finally {
       scope.dispose();
     }
@@ -80,19 +94,27 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
    * (break) aborts the upstream request.
    */
   async *stream(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): AsyncGenerator<ChatCompletionChunk> {
-    const { signal, timeoutMs, ...params } = options;
+    const { signal, timeoutMs, headers, ...params } = options;
     const scope = this.openScope(timeoutMs, signal);
+    const observation = (scope.observation = this.observe('stream', messages, params));
+    scope.headers = headers;
+    const answer = new StreamAnswer(observation.captures);
     let open: OpenStream | undefined;
+    let failure: unknown;
     try {
-      open = await this.withFallbacks(scope, (target) => {
-        const callParams = target.callParams(params);
-        return target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, callParams, scope, attemptSignal, lease), {
-          estimate: estimateTokens(messages, callParams),
-        });
-      });
+      open = await scope.run(() =>
+        this.withFallbacks(scope, (target) => {
+          const callParams = target.callParams(params);
+          return target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, callParams, scope, attemptSignal, lease), {
+            estimate: estimateTokens(messages, callParams),
+          });
+        }),
+      );
       let next = open.first;
+      observation.firstChunk();
       for (;;) {
         if (next.done) return;
+        answer.add(next.value);
         if (next.value.usage) open.hold.settleTokens(totalTokensOf(next.value.usage));
         yield next.value;
         try {
@@ -101,7 +123,12 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
           throw scope.failure(err, open.owner);
         }
       }
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
+      observation.result(answer.result());
+      observation.end(failure);
       if (open) {
         clearTimeout(open.idle);
         open.controller.abort(STREAM_ENDED);
@@ -118,16 +145,45 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`${describeSite(this)}: generateBatch concurrency must be a whole number ≥ 1; got ${concurrency}.`);
     }
+    // A span that groups the calls' own (each generate is observed as a call of its own).
+    const observation = this.telemetry.start({
+      ...this.callStart('generateBatch'),
+      grouping: true,
+      attributes: { [BATCH_SIZE]: batch.length },
+    });
     // One failure cancels the calls still running: their answers could not be returned anyway.
     const { controller, unlink } = linkedController(signal);
     try {
-      return await mapConcurrent(batch, concurrency, (messages) => this.generate(messages, { ...rest, signal: controller.signal }));
+      const completions = await observation.run(() =>
+        mapConcurrent(batch, concurrency, (messages) => this.generate(messages, { ...rest, signal: controller.signal })),
+      );
+      observation.end();
+      return completions;
     } catch (err) {
       controller.abort(err);
+      observation.end(err);
       throw err;
     } finally {
       unlink();
     }
+  }
+
+  /** How a call of this instance is described to telemetry. */
+  private callStart(call: string) {
+    return {
+      kind: 'llm' as const,
+      operation: 'chat',
+      call,
+      instance: this.name,
+      type: this.type,
+      model: this.model,
+      pricing: this.pricing,
+      captureContent: this.captureContent,
+    };
+  }
+
+  private observe(call: string, messages: ChatCompletionMessageParam[], params: CallParams) {
+    return this.telemetry.start({ ...this.callStart(call), params: () => ({ ...this.params, ...params, ...this.fixedParams }), input: () => messages });
   }
 
   /**
@@ -209,7 +265,59 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   }
 }
 
-type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs'>;
+type CallParams = Omit<GenerateOptions, 'signal' | 'timeoutMs' | 'headers'>;
+
+const BATCH_SIZE = 'hush.batch.size';
+
+/** What a completion tells telemetry. */
+function resultOf(completion: ChatCompletion): CallResult {
+  return {
+    id: completion.id,
+    model: completion.model,
+    finishReasons: completion.choices?.map((c) => c.finish_reason).filter((r): r is NonNullable<typeof r> => !!r),
+    usage: usageOf(completion.usage),
+    output: () => completion.choices?.map((c) => c.message),
+  };
+}
+
+function usageOf(usage: ChatCompletion['usage'] | null | undefined): TokenUsage | undefined {
+  if (!usage) return undefined;
+  return { input: usage.prompt_tokens ?? 0, output: usage.completion_tokens ?? 0, cachedInput: usage.prompt_tokens_details?.cached_tokens ?? undefined };
+}
+
+/** What a stream's chunks tell telemetry, gathered as they pass (the text only when it is recorded). */
+class StreamAnswer {
+  #id?: string;
+  #model?: string;
+  readonly #finishReasons: string[] = [];
+  #usage?: TokenUsage;
+  readonly #text: string[] = [];
+
+  constructor(private readonly keepText: boolean) {}
+
+  add(chunk: ChatCompletionChunk): void {
+    this.#id ||= chunk.id;
+    this.#model ||= chunk.model;
+    const choices = chunk.choices;
+    for (let i = 0; i < choices.length; i++) {
+      const choice = choices[i]!;
+      if (choice.finish_reason) this.#finishReasons.push(choice.finish_reason);
+      if (this.keepText && choice.delta?.content) this.#text.push(choice.delta.content);
+    }
+    if (chunk.usage) this.#usage = usageOf(chunk.usage);
+  }
+
+  result(): CallResult {
+    const text = this.#text;
+    return {
+      id: this.#id,
+      model: this.#model,
+      finishReasons: this.#finishReasons,
+      usage: this.#usage,
+      output: this.keepText ? () => [{ role: 'assistant', content: text.join('') }] : undefined,
+    };
+  }
+}
 
 const TOKEN_LIMITS = ['max_tokens', 'max_completion_tokens'] as const;
 

@@ -21,9 +21,24 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
     this.checkInput(query, documents, options);
     if (documents.length === 0) return [];
     const scope = this.openScope(options.timeoutMs, options.signal);
+    scope.headers = options.headers;
+    const observation = (scope.observation = this.telemetry.start({
+      kind: 'reranker',
+      operation: 'rerank',
+      call: 'rerank',
+      instance: this.name,
+      type: this.type,
+      model: this.model,
+      pricing: this.pricing,
+      attributes: { 'hush.rerank.documents': documents.length },
+    }));
     let scores: number[];
     try {
-      scores = await this.withFallbacks(scope, (target) => target.scoreAll(query, documents, scope));
+      scores = await scope.run(() => this.withFallbacks(scope, (target) => target.scoreAll(query, documents, scope)));
+      observation.end();
+    } catch (err) {
+      observation.end(err);
+      throw err;
     } finally {
       scope.dispose();
     }

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_RESPONSE_BYTES } from '../http/response-limits.js';
 import { UndiciTransport } from '../http/undici-transport.js';
 import type { TokenProvider } from '../core/provider-definition.js';
 import type { HttpTransport } from '../core/transport.js';
+import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
 import { secretValuesOf } from '../core/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
@@ -38,6 +39,8 @@ export interface RegistryOptions {
   tokenProviders?: Readonly<Record<string, TokenProvider>>;
   /** A transport of the caller's in place of the library's (its owner closes it). */
   transport?: HttpTransport;
+  /** What the instances record of their calls beyond spans and metrics. */
+  telemetry?: TelemetryOptions;
 }
 
 export async function createRegistry(resolved: ResolvedConfig, options: RegistryOptions = {}): Promise<ProvidersRegistry> {
@@ -45,6 +48,7 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
   const issues: ConfigIssue[] = [];
   // One keep-alive pool per origin for every instance, closed after them (unless it is the caller's).
   const transport = options.transport ?? new UndiciTransport();
+  const telemetry = new Telemetry(options.telemetry);
   // Every instance stops taking calls at once, then they drain side by side within one grace period.
   const closeAll = async (graceMs = 0) => {
     await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close(graceMs))));
@@ -72,7 +76,7 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
         const secrets = secretsOf(instance);
         created[kind].set(
           instance.name,
-          new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets }),
+          new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets, telemetry }),
         );
       } catch (err) {
         issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
@@ -92,6 +96,7 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
     instances: created as unknown as { [K in ProviderKind]: Map<string, InstanceOfKind[K]> },
     defaults: resolved.defaults,
     close: () => closeAll(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS),
+    usage: () => telemetry.usage(),
     secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
   });
 }

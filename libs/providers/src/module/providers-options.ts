@@ -2,6 +2,7 @@ import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import type { ConfigSourceOptions } from '../config/load-config.js';
 import type { AnyProviderDefinition, TokenProvider } from '../core/provider-definition.js';
 import type { HttpTransport } from '../core/transport.js';
+import type { TelemetryOptions } from '../telemetry/telemetry.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 
 /** The shape of the YAML, for inline `config`. */
@@ -33,6 +34,12 @@ export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'confi
    * you close it.
    */
   transport?: HttpTransport;
+  /**
+   * Telemetry beyond what OpenTelemetry's SDK decides: `captureContent: true` records every LLM's
+   * messages and answers on its spans (off by default, as the conventions ask; an instance's own
+   * `captureContent` turns it on for that instance alone).
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Names to bind to tokens when they are only known inside an async factory. */

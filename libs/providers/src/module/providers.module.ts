@@ -23,6 +23,7 @@ export class ProvidersModule {
       shutdownGraceMs: options.shutdownGraceMs,
       tokenProviders: options.tokenProviders,
       transport: options.transport,
+      telemetry: options.telemetry,
     });
     return { module: ProvidersModule, imports: [core], exports: [core] };
   }

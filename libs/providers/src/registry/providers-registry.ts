@@ -4,6 +4,7 @@ import type { LLM } from '../core/llm.js';
 import type { Reranker } from '../core/reranker.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 import type { DefaultChoice } from '../config/default-choice.js';
+import type { InstanceUsage } from '../telemetry/usage-summary.js';
 import { redactSecrets } from '../core/redact.js';
 
 export interface InstanceOfKind {
@@ -19,6 +20,8 @@ export interface RegistryContents {
   close?: () => Promise<void>;
   /** Every instance's secret values, for `redact`. */
   secrets?: readonly string[];
+  /** What each instance's calls came to. */
+  usage?: () => InstanceUsage[];
 }
 
 const KIND_LABEL: Record<ProviderKind, string> = { llm: 'LLM', embedding: 'embedder', reranker: 'reranker' };
@@ -64,6 +67,15 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
     const { secrets, ...rest } = contents;
     this.contents = rest;
     this.#secrets = [...new Set(secrets ?? [])];
+  }
+
+  /**
+   * What each instance's calls came to since the application started: calls, errors, tokens, cost
+   * (from `pricing`) and latency percentiles over the latest calls. Instances not called yet are not
+   * listed.
+   */
+  usage(): InstanceUsage[] {
+    return this.contents.usage?.() ?? [];
   }
 
   /**

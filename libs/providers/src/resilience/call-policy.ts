@@ -1,6 +1,8 @@
 import type { InstanceConfig } from '../core/instance-config.js';
 import { describeSite, type CallSite } from '../core/call-site.js';
+import { callContext } from '../core/call-context.js';
 import { publishRetry } from '../core/diagnostics.js';
+import type { CallObservation } from '../telemetry/telemetry.js';
 import { isAbortError, ProviderAbortError, ProviderError } from '../core/provider-error.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 import { redactSecrets } from '../core/redact.js';
@@ -51,6 +53,10 @@ const CALL_ENDED = new ProviderAbortError('the call has ended');
  */
 export class CallScope {
   readonly signal: AbortSignal;
+  /** The call's span, clock and usage, when the instance observes its calls. */
+  observation?: CallObservation;
+  /** Extra headers for every request of the call. */
+  headers?: Readonly<Record<string, string>>;
   private readonly controller: AbortController;
   private readonly unlink: () => void;
   private readonly timer: NodeJS.Timeout;
@@ -93,6 +99,12 @@ export class CallScope {
     if (this.timeoutError) return this.timeoutError;
     if (this.endedBy) return this.endedBy;
     return normalizeError(err, site);
+  }
+
+  /** Runs `fn` as part of this call: its span active, its headers where the transport finds them. */
+  run<T>(fn: () => T): T {
+    const observed = this.observation ? () => this.observation!.run(fn) : fn;
+    return this.headers ? callContext.run({ headers: this.headers }, observed) : observed();
   }
 
   /** Ends the call: whatever still runs under it (a batch's siblings after one failed) is aborted. */
@@ -159,6 +171,7 @@ export async function withRetries<T>(scope: CallScope, site: CallSite, policy: C
       const wait = backoffMs(n, error, policy);
       if (wait > policy.retryAfterMaxMs || wait >= scope.remainingMs()) throw error;
       publishRetry({ kind: site.kind, instance: site.name, type: site.type, attempt: n + 1, waitMs: wait, error });
+      scope.observation?.retry();
       try {
         await sleep(wait, scope.signal);
       } catch (sleepErr) {

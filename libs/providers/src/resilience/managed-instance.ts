@@ -12,6 +12,8 @@ import { CallScope, policyOf, withRetries, type CallPolicy } from './call-policy
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { DeploymentPool, type Deployment } from './deployment-pool.js';
 import { BudgetExceededError, SlidingWindowBudget, type BudgetEntry } from './rate-limiter.js';
+import { NO_ATTEMPT, Telemetry } from '../telemetry/telemetry.js';
+import type { Pricing } from '../telemetry/pricing.js';
 
 /** A driver with its share of the traffic, when one name spreads over several deployments. */
 export interface WeightedDriver<D> {
@@ -28,6 +30,8 @@ export interface ManagedInstanceInit<D> {
   logger: LoggerService;
   /** The values of the instance's secret fields (every deployment's), kept out of every message. */
   secrets?: readonly string[];
+  /** The registry's telemetry (spans, metrics, call events, usage); a private one when absent. */
+  telemetry?: Telemetry;
 }
 
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
@@ -72,6 +76,9 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   readonly type: string;
   protected readonly policy: CallPolicy;
   protected readonly logger: LoggerService;
+  protected readonly telemetry: Telemetry;
+  /** The instance's `pricing`, for the cost of its calls. */
+  protected readonly pricing?: Pricing;
   private readonly pool: DeploymentPool<D>;
   private readonly limiter?: ConcurrencyLimiter;
   private readonly rpm?: SlidingWindowBudget;
@@ -95,6 +102,8 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     this.type = init.type;
     this.policy = policyOf(init.kind, config);
     this.logger = init.logger;
+    this.telemetry = init.telemetry ?? new Telemetry();
+    this.pricing = (config as { pricing?: Pricing }).pricing;
     this.pool = new DeploymentPool(init.deployments, config.routing ?? 'weighted-random', {
       failures: config.cooldownFailures ?? DEFAULT_LIMITS.cooldownFailures,
       ms: config.cooldownMs ?? DEFAULT_LIMITS.cooldownMs,
@@ -176,6 +185,16 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
       const deployment = this.pool.pick(tried);
       tried.add(deployment);
       deployment.inFlight++;
+      const driver = deployment.driver as { model?: string; serverUrl?: string };
+      const observed =
+        scope.observation?.attempt({
+          instance: this.name,
+          type: this.type,
+          model: driver.model ?? '',
+          deployment: deployment.index,
+          serverUrl: driver.serverUrl,
+          pricing: this.pricing,
+        }) ?? NO_ATTEMPT;
       const release = once(() => {
         deployment.inFlight--;
         releaseSlot();
@@ -183,7 +202,7 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
       });
       let kept = false;
       try {
-        const result = await run(deployment.driver, signal, { keep: () => ((kept = true), { settleTokens, release }) });
+        const result = await observed.run(() => run(deployment.driver, signal, { keep: () => ((kept = true), { settleTokens, release }) }));
         // The attempt was given up (attempt timeout, end of the call) while its result was on the
         // way: nobody takes it, so what it holds goes back now.
         if (signal.aborted) {
@@ -191,11 +210,13 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
           throw abortErrorOf(signal);
         }
         this.pool.succeeded(deployment);
+        observed.end();
         if (!kept) settleTokens(tokens?.actual?.(result));
         return result;
       } catch (err) {
         // An attempt abandoned for its own slowness counts against the deployment like a failure.
         this.pool.failed(deployment, signal.aborted ? signal.reason : err);
+        observed.end(signal.aborted ? signal.reason : err);
         throw err;
       } finally {
         if (!kept) release();
@@ -222,9 +243,12 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     const maxWait = this.fallbackChain.length > 0 ? 0 : scope.remainingMs();
     const tpm = tokens > 0 ? this.tpm : undefined;
     let entry: BudgetEntry | undefined;
+    const started = performance.now();
     try {
       entry = await tpm?.take(tokens, signal, maxWait, true);
       await this.rpm?.take(1, signal, maxWait);
+      // Room came at once, or only after a wait: a wait is what an operator wants counted.
+      if ((tpm || this.rpm) && performance.now() - started > 1) scope.observation?.rateLimitWait();
       const taken = entry;
       return taken ? (actual) => tpm!.settle(taken, actual) : () => undefined;
     } catch (err) {
@@ -253,6 +277,7 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
         if (!next || !(err instanceof ProviderError) || !err.retryable || scope.signal.aborted) throw err;
         this.logger.warn(`${describeSite(target)} failed (${err.code ?? 'error'}${err.status ? ` ${err.status}` : ''}); falling back to "${next.name}".`);
         publishFallback({ kind: this.kind, from: target.name, to: next.name, error: err });
+        scope.observation?.fallback(next.name);
       }
     }
   }

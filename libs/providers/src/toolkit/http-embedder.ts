@@ -75,6 +75,11 @@ export class HttpEmbedderDriver implements EmbedderDriver {
     if (pingPath) this.ping = async (signal) => void (await client.get(pingPath, signal));
   }
 
+  /** The service's API root, for telemetry. */
+  get serverUrl(): string {
+    return this.#init.client.site.baseUrl;
+  }
+
   async embedBatch(texts: string[], options: EmbedderCallOptions): Promise<EmbedderBatchResult> {
     const { client, path, body, read, extraHeaders } = this.#init;
     const request: HttpEmbedRequest = {

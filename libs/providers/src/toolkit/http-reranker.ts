@@ -148,6 +148,11 @@ export class HttpRerankerDriver implements RerankerDriver {
     if (pingPath) this.ping = async (signal) => void (await client.get(pingPath, signal));
   }
 
+  /** The service's API root, for telemetry. */
+  get serverUrl(): string {
+    return this.#init.client.site.baseUrl;
+  }
+
   async rerankBatch(query: string, documents: string[], options: RerankerCallOptions): Promise<RerankerScore[]> {
     const init = this.#init;
     const answer = await init.client.postJson(init.path, init.body(query, documents), options.signal, init.extraHeaders);

@@ -50,6 +50,11 @@ export class OpenAIEmbeddingDriver implements EmbedderDriver {
     this.#routes = options.routes ?? OPENAI_ROUTES;
   }
 
+  /** The service's API root, for telemetry. */
+  get serverUrl(): string {
+    return this.#http.site.baseUrl;
+  }
+
   /** Free: listing the models answers when the server is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#http.get(this.#routes.models, signal);

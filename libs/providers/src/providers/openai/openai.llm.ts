@@ -54,6 +54,11 @@ export class OpenAIChatDriver implements LLMDriver {
     this.tokenLimitParam = options.tokenLimitParam ?? 'max_tokens';
   }
 
+  /** The service's API root, for telemetry. */
+  get serverUrl(): string {
+    return this.#http.site.baseUrl;
+  }
+
   /** Free: listing the models answers when the server is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#http.get(this.#routes.models, signal);
