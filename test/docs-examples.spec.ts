@@ -13,7 +13,7 @@ import { acmeReranker } from './guide/acme.reranker.js';
  * had examples that did not): each block is validated by the real config classes.
  */
 const root = join(import.meta.dirname, '..');
-const files = ['README.md', 'docs/configuration.md', 'docs/reliability.md', 'docs/adding-a-provider.md'];
+const files = ['README.md', 'docs/configuration.md', 'docs/reliability.md', 'docs/adding-a-provider.md', 'docs/observability.md'];
 const blocks = files.flatMap((file) =>
   [...readFileSync(join(root, file), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${file} #${i + 1}`, yaml: m[1]! })),
 );
