@@ -64,9 +64,14 @@ describe('GET /health/ready with a probe', () => {
     expect(text).not.toContain('sk-live');
     expect(text).not.toContain('10.1.2.3');
     expect(probed.sort()).toEqual(['embedding:docs', 'llm:chat', 'llm:down', 'llm:stalls', 'llm:strict', 'llm:vault', 'reranker:rerank']);
-    // The log has the probe's words, with every configured secret and key shape redacted.
+    // The log has the probe's words, with every configured secret and key shape redacted, and the id
+    // of the request that ran the probe.
     const logged = () => lines.filter((l) => l.startsWith('ProvidersHealth:'));
-    expect(logged()).toEqual(['ProvidersHealth: llm:down is down (error): connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer ***, x-vault: ***)']);
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(logged()).toEqual([
+      `ProvidersHealth: [${id}] llm:down is down (error): connect ECONNREFUSED 10.1.2.3:8000 (sent Authorization: Bearer ***, x-vault: ***)`,
+    ]);
     // Polled again (from the cache, or probed again with the same outcome): not logged again.
     await fetch(`${gw.url}/health/ready`);
     expect(logged()).toHaveLength(1);

@@ -202,12 +202,14 @@ interface FlatError {
   path: Array<string | number>;
   value: unknown;
   constraints: Record<string, string>;
+  /** The object the key belongs to: the entry, or a nested one (`pricing`). */
+  target?: object;
 }
 
 function flatten(errors: ValidationError[], parent: Array<string | number> = []): FlatError[] {
   return errors.flatMap((error) => {
     const path = [...parent, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
-    const own: FlatError[] = error.constraints ? [{ path, value: error.value, constraints: error.constraints }] : [];
+    const own: FlatError[] = error.constraints ? [{ path, value: error.value, constraints: error.constraints, target: error.target }] : [];
     return [...own, ...flatten(error.children ?? [], path)];
   });
 }
@@ -220,6 +222,13 @@ function describeValidationError(
 ): [message: string, hint?: string] {
   const key = String(error.path[error.path.length - 1]);
   if (error.constraints.whitelistValidation) {
+    // A key inside a nested map (`pricing`): the keys of that map are the ones to suggest.
+    if (error.path.length > 1 && error.target) {
+      const nested = knownKeys(error.target.constructor as new () => unknown);
+      const guess = closest(key, nested);
+      const parent = String(error.path[error.path.length - 2]);
+      return [`Unknown key "${key}" for type "${type}".`, `${guess ? `Did you mean "${guess}"? ` : ''}Keys of "${parent}": ${nested.join(', ')}.`];
+    }
     const guess = closest(key, known);
     const asParam = known.includes('params') && CALL_PARAMETERS.has(key) ? `Call parameters go under "params:" (params: { ${key}: ... }). ` : '';
     return [

@@ -70,7 +70,7 @@ export interface CallEvent {
   /** US dollars, from the answering instance's `pricing`; 0 without one. */
   costUsd: number;
   outcome: 'ok' | 'error';
-  /** The error's code (`http`, `timeout`, ...) or name, when the outcome is an error. */
+  /** When the outcome is an error: the upstream's HTTP status (`'401'`), else the library's code (`timeout`, ...), `aborted` for a cancelled call. */
   error?: string;
   /** How many attempts the call made (retries and fallbacks included). */
   attempts: number;

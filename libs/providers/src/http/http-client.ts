@@ -47,6 +47,8 @@ export class HttpClient {
   readonly #authorize?: () => Promise<Record<string, string>>;
   readonly #secrets: string[];
   readonly #configuredSecrets: number;
+  /** The names of the headers the client sets itself, lower-cased. */
+  readonly #ownHeaderNames: ReadonlySet<string>;
 
   constructor(options: HttpClientOptions, context: Pick<DriverContext, 'kind' | 'name' | 'type' | 'maxResponseBytes' | 'transport'>) {
     this.#root = options.baseUrl.replace(/\/+$/, '');
@@ -57,6 +59,7 @@ export class HttpClient {
     this.#authorize = options.authorize;
     this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers };
     const { 'content-type': _type, ...getHeaders } = this.#headers;
+    this.#ownHeaderNames = new Set(Object.keys(this.#headers).map((name) => name.toLowerCase()));
     this.#getHeaders = getHeaders;
     this.#secrets = [...secretsOf(options.headers), ...(options.secrets ?? [])].filter((s) => s.length > 0);
     this.#configuredSecrets = this.#secrets.length;
@@ -142,7 +145,7 @@ export class HttpClient {
       // The call's own headers (a request id) and its trace context go first: the type's headers win.
       const call = callContext.getStore()?.headers;
       const trace = traceContext();
-      const headers = extraHeaders || dynamic || call || trace ? { ...call, ...trace, ...own, ...dynamic, ...extraHeaders } : own;
+      const headers = extraHeaders || dynamic || call || trace ? { ...this.#callHeaders(call), ...trace, ...own, ...dynamic, ...extraHeaders } : own;
       response = await this.#transport.request({ url, method: body === undefined ? 'GET' : 'POST', headers, body, signal });
     } catch (err) {
       throw this.#failure(err, signal);
@@ -152,6 +155,21 @@ export class HttpClient {
       throw httpStatusError(this.site, response.status, response, text);
     }
     return response;
+  }
+
+  /**
+   * A call's own headers, less any that the client sets itself (auth, content type: in whatever
+   * case the caller wrote them) or that carry the trace context: those are never the caller's.
+   */
+  #callHeaders(call: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+    if (!call) return undefined;
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(call)) {
+      const lower = name.toLowerCase();
+      if (lower === 'traceparent' || lower === 'tracestate' || lower === 'authorization' || this.#ownHeaderNames.has(lower)) continue;
+      out[lower] = value;
+    }
+    return out;
   }
 
   async #authorized(): Promise<Record<string, string>> {

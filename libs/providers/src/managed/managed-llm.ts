@@ -183,7 +183,16 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   }
 
   private observe(call: string, messages: ChatCompletionMessageParam[], params: CallParams) {
-    return this.telemetry.start({ ...this.callStart(call), params: () => ({ ...this.params, ...params, ...this.fixedParams }), input: () => messages });
+    // The parameters as sent (with the cap where the call gave none); a call this instance refuses
+    // fails before any attempt, and its span shows what the caller asked.
+    const sent = () => {
+      try {
+        return this.callParams(params);
+      } catch {
+        return { ...this.params, ...params, ...this.fixedParams };
+      }
+    };
+    return this.telemetry.start({ ...this.callStart(call), params: sent, input: () => messages });
   }
 
   /**

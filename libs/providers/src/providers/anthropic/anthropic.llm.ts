@@ -50,12 +50,12 @@ export class AnthropicChatDriver implements LLMDriver {
     };
   }
 
-  /** Free: `GET /v1/models` answers when the service is up and takes the key. */
   /** The service's API root, for telemetry. */
   get serverUrl(): string {
     return this.#client.site.baseUrl;
   }
 
+  /** Free: `GET /v1/models` answers when the service is up and takes the key. */
   async ping(signal: AbortSignal): Promise<void> {
     await this.#client.get('/v1/models', signal, this.#callHeaders);
   }
