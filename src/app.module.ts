@@ -9,27 +9,32 @@ import { createValidationPipe } from './common/validation.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
 import { resolveGatewayOptions, type GatewayOptions } from './gateway-options.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
+import { GatewayObservability } from './observability/observability.js';
 import { RerankModule } from './rerank/rerank.module.js';
 
 /**
  * The gateway: the providers named in the config, exposed over OpenAI's HTTP API.
  * `AppModule.forRoot()` reads everything from the environment; tests pass options instead.
+ * `observability` is made by `createApp` before Nest (the SDK, the loggers); without it, requests
+ * still get ids and upstream headers, but no SDK is started and /metrics is not served.
  */
 @Module({})
 export class AppModule {
-  static forRoot(options: GatewayOptions = {}): DynamicModule {
+  static forRoot(options: GatewayOptions = {}, observability: GatewayObservability = GatewayObservability.bare()): DynamicModule {
     const resolved = resolveGatewayOptions(options);
     return {
       module: AppModule,
       imports: [
         ProvidersModule.forRoot(options.providers ?? {}),
-        CommonModule.forRoot(resolved),
+        CommonModule.forRoot(resolved, observability),
         ChatModule,
         EmbeddingsModule,
         RerankModule,
         ModelsModule,
         HealthModule.forRoot(resolved.health),
+        ...(observability.telemetry ? [MetricsModule] : []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: OpenAIExceptionFilter },

@@ -10,7 +10,9 @@ import { toOpenAIError } from './common/gateway-errors.js';
 import { isJsonContentType } from './common/http.js';
 import { jsonBodyParser } from './common/json-body.js';
 import { writeOpenAIError } from './common/openai-error.js';
-import { apiKeysFromEnv, parseBodyLimit, type GatewayOptions } from './gateway-options.js';
+import { apiKeysFromEnv, parseBodyLimit, parseBooleanEnv, resolveGatewayOptions, type GatewayOptions } from './gateway-options.js';
+import { resolveLogFormat } from './observability/logging.js';
+import { GatewayObservability } from './observability/observability.js';
 
 const DEFAULT_BODY_LIMIT = '20mb';
 
@@ -20,10 +22,29 @@ export type GatewayApp = NestFastifyApplication;
 /**
  * Builds the gateway (not listening yet): the real AppModule with `options` on Nest's Fastify
  * adapter, the JSON body reader, the OpenAPI docs at /docs. `npm start` (main.ts) and the e2e tests
- * boot it the same way.
+ * boot it the same way. First, before Nest builds anything, the OpenTelemetry SDK is started and
+ * the loggers made (see `GatewayObservability`); both stop when the app closes, or here if it fails.
+ * In JSON log mode (`options.log`), pino takes the place of `appOptions.logger`.
  */
 export async function createApp(options: GatewayOptions = {}, appOptions: NestApplicationOptions = {}): Promise<GatewayApp> {
   const bodyLimit = parseBodyLimit(options.bodyLimit ?? DEFAULT_BODY_LIMIT);
+  // Option mistakes stop the bootstrap before the SDK starts.
+  resolveGatewayOptions(options);
+  const observability = await GatewayObservability.start(options, appOptions.logger);
+  try {
+    return await buildApp(options, appOptions, bodyLimit, observability);
+  } catch (err) {
+    await observability.shutdown();
+    throw err;
+  }
+}
+
+async function buildApp(
+  options: GatewayOptions,
+  appOptions: NestApplicationOptions,
+  bodyLimit: number,
+  observability: GatewayObservability,
+): Promise<GatewayApp> {
   const adapter = new FastifyAdapter({
     bodyLimit,
     // No Nest middleware: the key check is a Fastify hook (below), so middie is left out of every request.
@@ -37,7 +58,12 @@ export async function createApp(options: GatewayOptions = {}, appOptions: NestAp
     },
   });
   // The body parser is set up below, with a limit fit for embedding batches and OpenAI-shaped errors.
-  const app = await NestFactory.create<GatewayApp>(AppModule.forRoot(options), adapter, { abortOnError: false, ...appOptions, bodyParser: false });
+  const app = await NestFactory.create<GatewayApp>(AppModule.forRoot(options, observability), adapter, {
+    abortOnError: false,
+    ...appOptions,
+    logger: observability.loggers?.nest ?? appOptions.logger,
+    bodyParser: false,
+  });
   configureApp(app, options);
   return app;
 }
@@ -45,13 +71,19 @@ export async function createApp(options: GatewayOptions = {}, appOptions: NestAp
 export function configureApp(app: GatewayApp, options: GatewayOptions = {}): void {
   const fastify = app.getHttpAdapter().getInstance();
   const keys = app.get(ApiKeys);
+  const observer = app.get(GatewayObservability).observer;
+  // Every request, from its first byte: its id on the answer, its span and context around all that
+  // Fastify and Nest do for it, its metrics and access log line once answered (request-observer.ts).
+  observer.attach(app.getHttpServer(), (req) => keys.client(req));
   // As a request arrives, before its body is read: the client's key is checked (without a good key,
   // no body is parsed, nor read off the socket, whatever its size or shape, and the guard answers
   // 401); and a body that is not JSON is a request without a body for the gateway (Fastify would
-  // refuse an unknown or malformed type with a 415 of its own, before the guard).
+  // refuse an unknown or malformed type with a 415 of its own, before the guard). The observer
+  // learns the route's template and the client's name.
   fastify.addHook('onRequest', (request, reply, done) => {
     const req = request.raw;
     keys.checkArrival(req, reply.raw);
+    observer.arrived(req, request.routeOptions.url, keys.client(req));
     const type = req.headers['content-type'];
     if (type !== undefined && !isJsonContentType(type)) delete req.headers['content-type'];
     done();
@@ -77,14 +109,25 @@ export function configureApp(app: GatewayApp, options: GatewayOptions = {}): voi
 
 /**
  * `npm start`: listens on HOST:PORT (127.0.0.1:3000 by default), with the providers config from
- * PROVIDERS_CONFIG (else config/providers.yaml) and client keys from GATEWAY_API_KEYS; shuts down
- * cleanly on SIGTERM/SIGINT. `env` defaults to process.env (tests pass their own).
+ * PROVIDERS_CONFIG (else config/providers.yaml), client keys from GATEWAY_API_KEYS, the metrics'
+ * openness from GATEWAY_METRICS_PUBLIC and the log format from GATEWAY_LOG_FORMAT; shuts down
+ * cleanly on SIGTERM/SIGINT. `env` defaults to process.env (tests pass their own); the OTEL_*
+ * variables are read from process.env, by the OpenTelemetry SDK.
  */
 export async function bootstrap(options: { env?: Readonly<Record<string, string | undefined>>; app?: NestApplicationOptions } = {}): Promise<GatewayApp> {
   const env = options.env ?? process.env;
   const port = parsePort(env.PORT);
   const host = env.HOST || '127.0.0.1';
-  const app = await createApp({ providers: { env }, apiKeys: apiKeysFromEnv(env), bodyLimit: env.GATEWAY_BODY_LIMIT || undefined }, options.app);
+  const app = await createApp(
+    {
+      providers: { env },
+      apiKeys: apiKeysFromEnv(env),
+      bodyLimit: env.GATEWAY_BODY_LIMIT || undefined,
+      metricsPublic: parseBooleanEnv('GATEWAY_METRICS_PUBLIC', env.GATEWAY_METRICS_PUBLIC, false),
+      log: { format: resolveLogFormat(undefined, env) },
+    },
+    options.app,
+  );
   app.enableShutdownHooks();
   await app.listen(port, host);
   const url = await app.getUrl();

@@ -148,6 +148,8 @@ describe('GET /metrics (Prometheus text, through the OpenTelemetry exporter)', (
     ).toBe(404);
     expect((await fetch(`${gw.baseURL}/models/no-such-model`, { headers: auth(TEAM_A_KEY) })).status).toBe(404);
     expect((await fetch(`${gw.url}/no/such/path`, { headers: auth(TEAM_A_KEY) })).status).toBe(404);
+    // Refused by the router before any hook (a malformed URL): still counted, and its client still named.
+    expect((await fetch(`${gw.url}/v1/models/%E0%A4%A`, { headers: auth(TEAM_A_KEY) })).status).toBe(400);
 
     const { text } = await metrics();
     const route = (r: string, method: string, status: string) =>
@@ -161,6 +163,8 @@ describe('GET /metrics (Prometheus text, through the OpenTelemetry exporter)', (
     const unrouted = series(text, 'http_server_request_duration_count').filter((s) => s.http_route === undefined);
     expect(unrouted).toContainEqual(expect.objectContaining({ http_request_method: 'GET', http_response_status_code: '404' }));
     expect(text).not.toContain('/no/such/path');
+    expect(sample(text, 'http_server_request_duration_count', { http_request_method: 'GET', http_response_status_code: '400' })).toBe(1);
+    expect(series(text, 'hush_gateway_client_requests_total').map((s) => s.client)).not.toContain('anonymous');
     // Refused requests are counted too, under their route.
     expect(route('/metrics', 'GET', '401')).toBeGreaterThanOrEqual(1);
     // The buckets of the conventions (seconds).

@@ -11,8 +11,15 @@ const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest(
 const REFUSED = Symbol('gateway.keyRefused');
 /** The outcome of the check of a request's key (an error, or null when it passed), so that it is made once. */
 const CHECKED = Symbol('gateway.keyChecked');
+/** The name of the client whose key the request carried, once checked and accepted. */
+const CLIENT = Symbol('gateway.client');
 
-type CheckedRequest = Pick<IncomingMessage, 'headers'> & { [REFUSED]?: boolean; [CHECKED]?: OpenAIError | null };
+type CheckedRequest = Pick<IncomingMessage, 'headers'> & { [REFUSED]?: boolean; [CHECKED]?: OpenAIError | null; [CLIENT]?: string };
+
+/** The client label of a request when no client keys are configured. */
+export const ANONYMOUS_CLIENT = 'anonymous';
+/** ... and of a request without a good key when they are. */
+export const UNAUTHENTICATED_CLIENT = 'unauthenticated';
 
 /**
  * The one check of a client's key, made as the request arrives (before its body is read) and used
@@ -23,9 +30,11 @@ type CheckedRequest = Pick<IncomingMessage, 'headers'> & { [REFUSED]?: boolean; 
 @Injectable()
 export class ApiKeys {
   private readonly digests: Buffer[];
+  private readonly names: string[];
 
   constructor(@Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions) {
-    this.digests = options.apiKeys.map(digest);
+    this.digests = options.apiKeys.map((k) => digest(k.key));
+    this.names = options.apiKeys.map((k) => k.name);
   }
 
   /** Whether client keys are configured at all. */
@@ -38,12 +47,21 @@ export class ApiKeys {
     if (!this.enabled) return undefined;
     const checked = (req as CheckedRequest)[CHECKED];
     if (checked !== undefined) return checked ?? undefined;
-    const refusal = this.check(req);
+    const refusal = this.check(req as CheckedRequest);
     (req as CheckedRequest)[CHECKED] = refusal ?? null;
     return refusal;
   }
 
-  private check(req: Pick<IncomingMessage, 'headers'>): OpenAIError | undefined {
+  /**
+   * Who sent `req`, for metrics and logs: the name of its key (`team-a`, `key-1a2b3c4d`), never the
+   * key; `unauthenticated` without a good key; `anonymous` when no keys are configured.
+   */
+  client(req: Pick<IncomingMessage, 'headers'>): string {
+    if (!this.enabled) return ANONYMOUS_CLIENT;
+    return this.refusal(req) ? UNAUTHENTICATED_CLIENT : ((req as CheckedRequest)[CLIENT] ?? UNAUTHENTICATED_CLIENT);
+  }
+
+  private check(req: CheckedRequest): OpenAIError | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!match) {
       return new OpenAIError(401, {
@@ -53,9 +71,11 @@ export class ApiKeys {
         code: 'missing_api_key',
       });
     }
-    if (!this.accepts(match[1]!)) {
+    const client = this.accepted(match[1]!);
+    if (client === undefined) {
       return new OpenAIError(401, { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' });
     }
+    req[CLIENT] = client;
     return undefined;
   }
 
@@ -77,10 +97,11 @@ export class ApiKeys {
     return (req as CheckedRequest)[REFUSED] === true;
   }
 
-  private accepts(key: string): boolean {
+  /** The name of the key, or undefined; every key is compared, whichever matches. */
+  private accepted(key: string): string | undefined {
     const given = digest(key);
-    let ok = false;
-    for (const expected of this.digests) ok = timingSafeEqual(given, expected) || ok;
-    return ok;
+    let match = -1;
+    for (let i = 0; i < this.digests.length; i++) if (timingSafeEqual(given, this.digests[i]!)) match = i;
+    return match < 0 ? undefined : this.names[match];
   }
 }

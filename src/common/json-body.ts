@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { finished, type Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -26,7 +27,11 @@ export function jsonBodyParser(options: { limit: number; skip(req: IncomingMessa
       done(null, undefined);
       return;
     }
-    readJson(req, payload ?? req, limit, done);
+    // The body's events come in the connection's async context: what follows the body (the route,
+    // its logs, its library calls) runs in the request's again, where its id and trace context are.
+    // (An AsyncResource of its own rather than AsyncResource.bind, which costs far more per call.)
+    const scope = new AsyncResource('GatewayJsonBody');
+    readJson(req, payload ?? req, limit, (err, body) => scope.runInAsyncScope(done, null, err, body));
   };
 }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PROVIDER_KINDS, ProvidersRegistry, type InstanceOfKind, type ProviderKind } from '@hush/providers';
+import { RequestContext } from '../observability/request-context.js';
 import { OpenAIError } from './openai-error.js';
 
 /** How each kind is called in messages, and the route that serves it. */
@@ -16,9 +17,15 @@ export const KIND_INFO: Record<ProviderKind, { label: string; plural: string; ro
  */
 @Injectable()
 export class ModelResolver {
-  constructor(private readonly registry: ProvidersRegistry) {}
+  constructor(
+    private readonly registry: ProvidersRegistry,
+    private readonly requests: RequestContext,
+  ) {}
 
   resolve<K extends ProviderKind>(kind: K, model: string): InstanceOfKind[K] {
+    // The request's access log line names the model asked for, found or not (not all of a huge one).
+    const request = this.requests.current();
+    if (request) request.model = model.length > 256 ? `${model.slice(0, 256)}…` : model;
     if (this.registry.has(kind, model)) return this.registry.get(kind, model);
     const names = this.registry.names(kind);
     const available = names.length ? `${KIND_INFO[kind].plural} here: ${names.join(', ')}.` : `No ${KIND_INFO[kind].label.replace(/^an? /, '')} is configured.`;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ModelResolver } from '../common/models.js';
+import { RequestContext } from '../observability/request-context.js';
 import type { EmbeddingRequestDto } from './embeddings.dto.js';
 
 export interface EmbeddingResponse {
@@ -11,13 +12,22 @@ export interface EmbeddingResponse {
 
 @Injectable()
 export class EmbeddingsService {
-  constructor(private readonly models: ModelResolver) {}
+  constructor(
+    private readonly models: ModelResolver,
+    private readonly requests: RequestContext,
+  ) {}
 
   async embed(body: EmbeddingRequestDto, signal: AbortSignal): Promise<EmbeddingResponse> {
     const embedder = this.models.resolve('embedding', body.model);
     // base64 goes through as the upstream sent it, where it did (no decode and re-encode).
     const vectors = body.encoding_format === 'base64' ? 'base64' : 'number';
-    const result = await embedder.embed(body.input, { dimensions: body.dimensions, inputType: body.input_type, signal, vectors });
+    const result = await embedder.embed(body.input, {
+      dimensions: body.dimensions,
+      inputType: body.input_type,
+      signal,
+      vectors,
+      headers: this.requests.upstreamHeaders(),
+    });
     const promptTokens = result.usage?.promptTokens ?? 0;
     return {
       object: 'list',

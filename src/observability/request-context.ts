@@ -1,0 +1,72 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/** The header a request id comes in, goes back in, and is sent upstream in. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+const MAX_REQUEST_ID_LENGTH = 128;
+
+/**
+ * The client's `x-request-id` when it is sane (1 to 128 characters of visible ASCII, `!` to `~`: no
+ * space, no control character, no second value joined by Node with ", "); else a new UUID.
+ */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && header.length > 0 && header.length <= MAX_REQUEST_ID_LENGTH) {
+    let visible = true;
+    for (let i = 0; i < header.length; i++) {
+      const c = header.charCodeAt(i);
+      if (c < 0x21 || c > 0x7e) {
+        visible = false;
+        break;
+      }
+    }
+    if (visible) return header;
+  }
+  return randomUUID();
+}
+
+/** What the gateway knows of the request being served, gathered as it goes (for metrics and the access log). */
+export interface RequestState {
+  readonly id: string;
+  readonly method: string;
+  /** The path, without the query. */
+  readonly path: string;
+  /** `performance.now()` at arrival. */
+  readonly startedAt: number;
+  /** The route's template (`/v1/models/:model`), once routed; none for an unknown URL. */
+  route?: string;
+  /** Who sent it (the name of the client's key; see `ApiKeys.client`). */
+  client?: string;
+  /** The `model` the client asked for. */
+  model?: string;
+  /** The instance that answered (a fallback's name when one did). */
+  instance?: string;
+  /** Library calls made for the request, and what they used. */
+  calls: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+}
+
+/**
+ * The request being served, wherever the code runs for it (a service, the library's call event, a
+ * log line): an AsyncLocalStorage entered once per request, around everything Fastify and Nest do
+ * for it. One per application, so that two gateways in one process never see each other's requests.
+ */
+export class RequestContext {
+  readonly #store = new AsyncLocalStorage<RequestState>();
+
+  run<A extends unknown[], R>(state: RequestState, fn: (...args: A) => R, ...args: A): R {
+    return this.#store.run(state, fn, ...args);
+  }
+
+  current(): RequestState | undefined {
+    return this.#store.getStore();
+  }
+
+  /** The headers to send upstream for the current request (its `x-request-id`), or undefined outside a request. */
+  upstreamHeaders(): Record<string, string> | undefined {
+    const id = this.#store.getStore()?.id;
+    return id === undefined ? undefined : { [REQUEST_ID_HEADER]: id };
+  }
+}
