@@ -10,6 +10,10 @@
 //            (p50, p99) against the same call straight to the upstream; calls/s with 64 in flight
 //   import   import('@hush/providers') in a fresh process (its own part, after Nest's); booting 100
 //            llm instances
+//   telemetry the library's chat calls (64 in flight; 1 in flight) in three processes of their own,
+//            rounds alternating: no instrumentation (@opentelemetry/api made unresolvable by a
+//            --require preload), the API without an SDK (target: calls/s within 2% of no
+//            instrumentation), an SDK with an in-memory exporter (its cost, stated); with CPU per call
 //
 // Contenders: the library (only its public API, '@hush/providers'), the `openai` client (the
 // baseline of every ratio), the Vercel AI SDK, LangChain.js and undici alone (the floor).
@@ -21,7 +25,12 @@
 // Environment:
 //   BENCH_ROUNDS         rounds of every part but embed (default 5; 2 with BENCH_QUICK=1)
 //   BENCH_QUICK=1        a fast smoke run: fewer calls, 5 000 texts, 1 embed round
-//   BENCH_ONLY           parts to run, comma-separated: chat,stream,embed,gateway,import
+//   BENCH_ONLY           parts to run, comma-separated: chat,stream,embed,gateway,import,telemetry
+//   BENCH_TELEMETRY_ROUNDS  default max(BENCH_ROUNDS, 5); 2 with BENCH_QUICK=1
+//   BENCH_TELEMETRY_CALLS   chat calls per run with 64 in flight (1 in flight: half); default below
+//   BENCH_TELEMETRY_CONTROL=1  an A/A check of the telemetry rows: the "API, no SDK" process is a second
+//                        no-instrumentation one, so its ratio shows how far apart two identical processes
+//                        come out on this machine (what a 2% target can resolve)
 //   BENCH_EMBED_ROUNDS   default min(BENCH_ROUNDS, 3); BENCH_EMBED_TEXTS default 50000
 //   BENCH_CHAT_CALLS, BENCH_STREAMS, BENCH_GATEWAY_CALLS   per-run counts (defaults below)
 //   BENCH_OUT            the JSON file (default dist/bench-results.json, out of git)
@@ -36,6 +45,7 @@ import { BASELINE, CONTENDERS, EMBED_BATCHING, LABELS } from './bench/contenders
 import { measureGateway } from './bench/gateway-client.mjs';
 import { STREAM_CHUNKS } from './bench/shape.mjs';
 import { buildReport, formatReport } from './bench/report.mjs';
+import { measureTelemetry, TELEMETRY_LABELS } from './bench/telemetry.mjs';
 import { forkChild, log, median, stopChild } from './bench/util.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,7 +70,7 @@ const EMBED_TEXTS = positive('BENCH_EMBED_TEXTS', QUICK ? 5_000 : 50_000);
 // The AI SDK (float JSON checked by a schema, ~3× slower) and LangChain, context only, run one smaller
 // job per run, against an openai-client job of the same size.
 const EMBED_SMALL_TEXTS = positive('BENCH_EMBED_SMALL_TEXTS', QUICK ? 1_000 : 5_000);
-const SECTIONS = ['chat', 'stream', 'embed', 'gateway', 'import'];
+const SECTIONS = ['chat', 'stream', 'embed', 'gateway', 'import', 'telemetry'];
 const ONLY = (process.env.BENCH_ONLY ?? SECTIONS.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -74,6 +84,11 @@ const COUNTS = QUICK
 COUNTS.chat64 = positive('BENCH_CHAT_CALLS', COUNTS.chat64);
 COUNTS.stream = positive('BENCH_STREAMS', COUNTS.stream);
 COUNTS.gatewayCalls = positive('BENCH_GATEWAY_CALLS', COUNTS.gatewayCalls);
+// Telemetry: several thousand calls per run, so that 2% is more than a run's own jitter; at least 5 rounds.
+const TELEMETRY_ROUNDS = positive('BENCH_TELEMETRY_ROUNDS', QUICK ? 2 : Math.max(ROUNDS, 5));
+const telemetryCalls = positive('BENCH_TELEMETRY_CALLS', QUICK ? 600 : 4000);
+const TELEMETRY_COUNTS = { chat64: telemetryCalls, chat1: Math.ceil(telemetryCalls / 2) };
+const TELEMETRY_CONTROL = process.env.BENCH_TELEMETRY_CONTROL === '1';
 const OUT = resolve(root, process.env.BENCH_OUT ?? 'dist/bench-results.json');
 const BOOT_INSTANCES = 100;
 
@@ -115,7 +130,7 @@ const { port } = await upstream.first;
 const baseURL = `http://127.0.0.1:${port}/v1`;
 log(`bench: fake upstream on ${baseURL} (pid ${upstream.child.pid})`);
 
-const raw = { chat: undefined, embed: undefined, gateway: undefined, import: undefined };
+const raw = { chat: undefined, embed: undefined, gateway: undefined, import: undefined, telemetry: undefined };
 const broken = {};
 const timings = {};
 let mark = performance.now();
@@ -176,6 +191,27 @@ if (clientSections.length) {
     log(`  ${clientSections.join('/')}: BROKEN: ${err?.message ?? err}`);
   }
   lap(clientSections.join('+'));
+}
+
+// --- telemetry: three processes of the library, run in turn ------------------------------------------
+// A process found not to be what it says (the API resolvable where it must be hidden, ...) fails the
+// bench: its figures would compare nothing.
+const fatal = [];
+if (ONLY.includes('telemetry')) {
+  log(
+    `bench: telemetry (${TELEMETRY_ROUNDS} rounds of ${TELEMETRY_COUNTS.chat64} calls 64 in flight and ${TELEMETRY_COUNTS.chat1} calls 1 in flight per process, half in the SDK one; ` +
+      `the library with no instrumentation, ${TELEMETRY_CONTROL ? 'CONTROL: no instrumentation again' : 'the API without an SDK'}, an SDK with an in-memory exporter)`,
+  );
+  try {
+    const t = await measureTelemetry({ baseURL, rounds: TELEMETRY_ROUNDS, counts: TELEMETRY_COUNTS, track, stopChild, control: TELEMETRY_CONTROL });
+    raw.telemetry = t;
+    if (Object.keys(t.broken).length) broken.telemetry = t.broken;
+    fatal.push(...t.fatal.map((f) => `telemetry ${f}`));
+  } catch (err) {
+    broken.telemetry = { all: String(err?.message ?? err) };
+    log(`  telemetry: BROKEN: ${err?.stack ?? err}`);
+  }
+  lap('telemetry');
 }
 
 // --- the gateway: its own process, measured from this one --------------------------------------------
@@ -258,17 +294,26 @@ const settings = {
   counts: COUNTS,
   streamChunks: STREAM_CHUNKS,
   bootInstances: BOOT_INSTANCES,
+  telemetryRounds: TELEMETRY_ROUNDS,
+  telemetryCounts: TELEMETRY_COUNTS,
+  telemetryControl: TELEMETRY_CONTROL,
+  telemetryModes: TELEMETRY_LABELS,
 };
 const { figures, context } = buildReport({ raw, broken, settings });
 console.log('');
 console.log(
   `@hush/providers bench, ${startedAt.toISOString()}, node ${process.version}, ${os.cpus().length} cpus; ${QUICK ? 'QUICK; ' : ''}` +
-    `median of ${ROUNDS} rounds (embed ${EMBED_ROUNDS}) [min–max of the rounds]`,
+    `median of ${ROUNDS} rounds (embed ${EMBED_ROUNDS}${ONLY.includes('telemetry') ? `, telemetry ${TELEMETRY_ROUNDS}` : ''}) [min–max of the rounds]`,
 );
 console.log(
   'A ratio is @hush/providers ÷ the openai client, taken within each round: higher is better for /s, lower for ms and MB. ' +
     '"baseline spread" is (max − min) ÷ median of the baseline over the rounds: how noisy the machine was; (k/n) after a verdict: ' +
-    "the rounds that met the target on their own. CPU rows are the measuring process's own CPU time: on a busy machine, steadier than wall time.\n",
+    "the rounds that met the target on their own. CPU rows are the measuring process's own CPU time: on a busy machine, steadier than wall time." +
+    (ONLY.includes('telemetry')
+      ? ' Telemetry rows are the library ÷ the library: with @opentelemetry/api and no SDK (or an SDK with an in-memory exporter) ÷ with the API ' +
+        'not resolvable ("no OTel"), each in a process of its own, run in turn within each round.'
+      : '') +
+    '\n',
 );
 console.log(formatReport({ figures, context }));
 const brokenList = Object.entries(broken).flatMap(([part, v]) =>
@@ -316,3 +361,7 @@ writeFileSync(
   ),
 );
 console.log(`results: ${OUT}`);
+if (fatal.length) {
+  console.log(`\nBENCH FAILED: a process is not what it is measured as:\n  ${fatal.join('\n  ')}`);
+  process.exitCode = 1;
+}

@@ -5,10 +5,9 @@
 // each run is checked: every answer by the contender itself (text, usage, chunk count) and, after
 // the run, the upstream's counters (exactly one request per call, nothing refused).
 // argv[2]: JSON { baseURL, sections: ['chat', 'stream'], rounds, counts: {...}, contenders: [...] }
-import { performance } from 'node:perf_hooks';
 import { CONTENDERS, makeContender } from './contenders.mjs';
-import { STREAM_CHUNKS } from './shape.mjs';
-import { childLifetime, gc, log, pool, quantile, settle, upstreamStats } from './util.mjs';
+import { measureRun } from './runs.mjs';
+import { childLifetime, log } from './util.mjs';
 
 childLifetime(Number(process.env.BENCH_CHILD_LIFETIME_MS ?? 20 * 60_000));
 const { baseURL, sections, rounds, counts, contenders: names = CONTENDERS, everyOtherRound = [] } = JSON.parse(process.argv[2]);
@@ -26,52 +25,7 @@ for (const name of names) {
 }
 
 /** One measured run of `section` by `name`: the figures, or throws. */
-async function run(section, name, count) {
-  const c = contenders[name];
-  gc();
-  await settle();
-  await upstreamStats(baseURL); // reset the counters
-  const cpu0 = process.cpuUsage();
-  let figures;
-  if (section === 'chat64') {
-    const t0 = performance.now();
-    await pool(count, 64, () => c.chat());
-    const ms = performance.now() - t0;
-    figures = { calls: count, ms, callsPerS: (count / ms) * 1000 };
-  } else if (section === 'chat1') {
-    const lat = new Float64Array(count);
-    const t0 = performance.now();
-    for (let i = 0; i < count; i++) {
-      const s = performance.now();
-      await c.chat();
-      lat[i] = performance.now() - s;
-    }
-    const ms = performance.now() - t0;
-    figures = { calls: count, ms, callsPerS: (count / ms) * 1000, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99) };
-  } else if (section === 'stream') {
-    let chunks = 0;
-    const t0 = performance.now();
-    await pool(count, 64, async () => {
-      const n = await c.stream();
-      chunks += n;
-    });
-    const ms = performance.now() - t0;
-    if (chunks !== count * STREAM_CHUNKS) throw new Error(`${chunks} chunks in all, expected ${count * STREAM_CHUNKS}`);
-    figures = { streams: count, chunks, ms, chunksPerS: (chunks / ms) * 1000 };
-  }
-  const cpu = process.cpuUsage(cpu0);
-  // This process's CPU per call (per stream): the contender's own work, less disturbed than wall
-  // time by a busy machine (the upstream's CPU is in its own process).
-  figures.cpuMsPerCall = (cpu.user + cpu.system) / 1000 / count;
-  const stats = await upstreamStats(baseURL);
-  const streaming = section === 'stream';
-  const expected = { chat: streaming ? 0 : count, chatStream: streaming ? count : 0, chatStreamUsage: streaming ? count : 0, bad: 0, embeddings: 0 };
-  for (const [k, v] of Object.entries(expected)) {
-    if (stats[k] !== v) throw new Error(`upstream saw ${k} = ${stats[k]}, expected ${v}${stats.bad ? ` (${JSON.stringify(stats.badReasons)})` : ''}`);
-  }
-  figures.upstreamCpu = stats.cpuMs / figures.ms; // the share of one core the upstream used
-  return figures;
-}
+const run = (section, name, count) => measureRun(section, contenders[name], count, baseURL);
 
 const results = {};
 for (const section of sections.flatMap((s) => (s === 'chat' ? ['chat64', 'chat1'] : [s]))) {

@@ -166,6 +166,59 @@ export function buildReport({ raw, broken, settings }) {
     });
   }
 
+  // Telemetry: the library in a process with the OpenTelemetry API and no SDK (target), or with an
+  // SDK (its cost, stated), ÷ the library in one where the API cannot be resolved; same rounds.
+  if (settings.parts.includes('telemetry')) {
+    const t = raw.telemetry;
+    const tb = broken.telemetry && typeof broken.telemetry === 'object' ? broken.telemetry : {};
+    const of = (section, mode, key) => t?.results?.[section]?.[mode]?.map((f) => ({ round: f.round, value: f[key] }));
+    const within = 0.02;
+    // BENCH_TELEMETRY_CONTROL=1: the api process is a second no-instrumentation one (an A/A check).
+    const api = settings.telemetryControl ? 'CONTROL, 2nd no-OTel process' : 'API no SDK';
+    const rows = [
+      ['telemetryApi64', 'api', 'chat64', 'callsPerS', `telemetry, ${api}: chat calls/s, 64 in flight`, 1 - within],
+      ['telemetryApi64Cpu', 'api', 'chat64', 'cpuMsPerCall', '  CPU per chat call, 64 in flight'],
+      ['telemetryApi1', 'api', 'chat1', 'callsPerS', `telemetry, ${api}: chat calls/s, 1 in flight`, 1 - within],
+      ['telemetryApi1Cpu', 'api', 'chat1', 'cpuMsPerCall', '  CPU per chat call, 1 in flight'],
+      ['telemetrySdk64', 'sdk', 'chat64', 'callsPerS', 'telemetry, SDK in-memory: chat calls/s, 64 in flight'],
+      ['telemetrySdk64Cpu', 'sdk', 'chat64', 'cpuMsPerCall', '  CPU per chat call, 64 in flight'],
+      ['telemetrySdk1', 'sdk', 'chat1', 'callsPerS', 'telemetry, SDK in-memory: chat calls/s, 1 in flight'],
+      ['telemetrySdk1Cpu', 'sdk', 'chat1', 'cpuMsPerCall', '  CPU per chat call, 1 in flight'],
+    ];
+    for (const [id, mode, section, key, label, target] of rows) {
+      const unit = key === 'callsPerS' ? '/s' : 'ms';
+      const better = key === 'callsPerS' ? 'higher' : 'lower';
+      const mine = of(section, mode, key);
+      const base = of(section, 'none', key);
+      const ratio = sum(pairRatios(mine, base));
+      const baseline = sum(values(base));
+      let result = target === undefined ? '' : verdict(ratio?.median, better, target);
+      if (!ratio) result = 'INVALID';
+      else if (mode === 'api' && key === 'cpuMsPerCall') {
+        // Context for the target above it: CPU is steadier than wall time on a busy machine.
+        result = `${ratio.rounds.filter((x) => x <= 1 + within).length}/${ratio.n} rounds ≤ ${(1 + within).toFixed(2)}×`;
+      }
+      figures.push({
+        id,
+        part: 'telemetry',
+        label,
+        unit,
+        better,
+        kind: 'ratio',
+        mode,
+        section,
+        target,
+        targetText: target === undefined ? '' : `≥ ${target.toFixed(2)}×`,
+        value: ratio,
+        library: sum(values(mine)),
+        baseline,
+        baselineSpread: spreadOf(baseline),
+        verdict: result,
+        why: ratio ? undefined : (tb[mode] ?? tb.none ?? tb.all ?? (t ? 'no rounds' : 'not measured')),
+      });
+    }
+  }
+
   if (settings.parts.includes('gateway')) {
     const g = raw.gateway;
     const why = g ? undefined : whyOf('gateway');
@@ -303,6 +356,7 @@ const BASELINE_NAMES = {
   boot100: 'empty context',
   boot100Cpu: 'empty context',
 };
+const baselineName = (f) => BASELINE_NAMES[f.id] ?? (f.part === 'telemetry' ? 'no OTel' : undefined);
 
 export function formatReport({ figures, context }) {
   const out = [];
@@ -314,7 +368,7 @@ export function formatReport({ figures, context }) {
         ? `${times(f.value.median)}${spread(f.value, times)}`
         : `${fmt(f.value.median, f.unit)}${spread(f.value, (v) => fmt(v, f.unit))}`;
     const lib = f.kind === 'ratio' ? fmt(f.library?.median, f.unit) : f.id.startsWith('gatewayP') ? `gateway ${fmt(f.library?.median, f.unit)}` : '';
-    const base = f.baseline ? `${BASELINE_NAMES[f.id] ? BASELINE_NAMES[f.id] + ' ' : ''}${fmt(f.baseline.median, f.unit)}` : '';
+    const base = f.baseline ? `${baselineName(f) ? baselineName(f) + ' ' : ''}${fmt(f.baseline.median, f.unit)}` : '';
     const noise = f.baselineSpread === undefined ? '' : `${(f.baselineSpread * 100).toFixed(0)}%`;
     const verdict = f.verdict + (f.verdict === 'INVALID' && f.why ? ` (${f.why.split('\n')[0].slice(0, 120)})` : '');
     return [f.label, value, lib, base, noise, f.targetText, verdict];

@@ -8,7 +8,8 @@
 //                               whose first component is the number at the end of its text ("doc 123"
 //                               → 123), so the bench can check that every text got its own vector, in order
 //   GET  /v1/models
-//   GET  /__stats[?reset=1]     counters (requests per route, inputs embedded, bad requests, CPU used)
+//   GET  /__stats[?reset=1]     counters (requests per route, inputs embedded, POSTs that carried a W3C
+//                               `traceparent` header, bad requests, CPU used)
 // Listens on 127.0.0.1:0 and sends {port} to the parent; exits when the parent goes away, and after
 // MAX_LIFETIME_MS whatever happens.
 import { createServer } from 'node:http';
@@ -98,6 +99,7 @@ function resetStats() {
     inputs: 0,
     maxBatch: 0,
     models: 0,
+    traced: 0,
     bad: 0,
     badReasons: {},
   };
@@ -184,6 +186,7 @@ const server = createServer({ keepAliveTimeout: 120_000, requestTimeout: 0, high
     res.writeHead(404).end();
     return;
   }
+  if (req.headers.traceparent !== undefined) stats.traced++;
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
