@@ -27,7 +27,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ProvidersModule.forRoot(options.providers ?? {}),
+        // No upstream address leaves the gateway: /metrics is readable with a client key (spans keep it).
+        ProvidersModule.forRoot({ ...options.providers, telemetry: { serverAddressOnMetrics: false, ...options.providers?.telemetry } }),
         CommonModule.forRoot(resolved, observability),
         ChatModule,
         EmbeddingsModule,

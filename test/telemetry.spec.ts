@@ -888,6 +888,20 @@ describe('metrics', () => {
     expect(await otel.metric('gen_ai.client.operation.time_to_first_chunk')).toBeUndefined();
   });
 
+  it('serverAddressOnMetrics: false labels no metric with the upstream address; spans keep it', async () => {
+    const chat = (await boot({ telemetry: { serverAddressOnMetrics: false } })).llm('chat');
+    await chat.generate(user);
+    const metrics = await otel.metrics();
+    expect(metrics.length).toBeGreaterThan(0);
+    for (const metric of metrics) {
+      for (const point of metric.dataPoints) {
+        expect(Object.keys(point.attributes).filter((k) => k.startsWith('server.'))).toEqual([]);
+        expect(point.attributes['hush.instance']).toBe('chat');
+      }
+    }
+    expect(onlyCallSpan().attributes['server.address']).toBe('127.0.0.1');
+  });
+
   it('a meter provider registered after the registry was made gets the library’s instruments', async () => {
     const chat = (await boot()).llm('chat');
     await chat.generate(user);

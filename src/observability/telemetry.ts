@@ -8,7 +8,6 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 export const GATEWAY_SCOPE = 'hush-gateway';
 export const DEFAULT_SERVICE_NAME = 'hush-gateway';
 /** The instrumentation scope of the library's metrics. */
-const LIBRARY_SCOPE = '@hush/providers';
 
 /**
  * What a caller (a test, an app embedding the gateway) may set of the SDK; the rest comes from the
@@ -39,7 +38,7 @@ let propagationRegistered = false;
  * - a MeterProvider, always, whose readers are the Prometheus exporter (no server of its own: its
  *   text is rendered by the gateway's `GET /metrics`) and any given. It is registered as the global
  *   meter provider, so the library's GenAI metrics (`gen_ai.client.*`, `hush.client.*`) land there
- *   (without `server.address` and `server.port`: upstream addresses do not leave the gateway);
+ *   (the app module asks the library for them without `server.address` and `server.port`);
  * - `NodeSDK` for the rest, from the `OTEL_*` variables: the async context manager, the propagator
  *   (`OTEL_PROPAGATORS`, W3C trace context and baggage by default), and a tracer provider only where
  *   `OTEL_TRACES_EXPORTER` names an exporter (`otlp`, `zipkin`, `console`; `OTEL_EXPORTER_OTLP_*`
@@ -61,7 +60,7 @@ export class GatewayTelemetry {
   ) {}
 
   static async start(options: GatewayTelemetryOptions = {}, env: Env = process.env): Promise<GatewayTelemetry> {
-    const [{ NodeSDK, resources }, { MeterProvider, createDenyListAttributesProcessor }, { PrometheusExporter, PrometheusSerializer }] = await Promise.all([
+    const [{ NodeSDK, resources }, { MeterProvider }, { PrometheusExporter, PrometheusSerializer }] = await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/sdk-metrics'),
       import('@opentelemetry/exporter-prometheus'),
@@ -75,9 +74,6 @@ export class GatewayTelemetry {
     const meterProvider = new MeterProvider({
       resource,
       readers: [prometheus, ...(options.metricReaders ?? [])],
-      // No upstream address leaves the gateway: the library's metrics lose server.address and
-      // server.port here (its spans keep them), since /metrics is readable with a client key.
-      views: [{ meterName: LIBRARY_SCOPE, attributesProcessors: [createDenyListAttributesProcessor(['server.address', 'server.port'])] }],
     });
     const globalMeters = metrics.setGlobalMeterProvider(meterProvider);
 

@@ -137,33 +137,20 @@ export function backoffMs(n: number, error: ProviderError, policy: CallPolicy, r
 /**
  * Runs `attempt` until it succeeds, fails for good, or the scope ends: retries retryable failures
  * up to `maxRetries` times with backoff, never waits past the deadline or a Retry-After cap.
- * Each attempt gets its own signal, aborted when the scope ends.
+ * Each attempt runs on a signal aborted when the scope ends (and when it outlives attemptTimeoutMs).
  */
 export async function withRetries<T>(scope: CallScope, site: CallSite, policy: CallPolicy, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
   for (let n = 0; ; n++) {
     scope.attempts++;
-    const { controller, unlink } = linkedController(scope.signal);
-    const attemptTimer =
-      policy.attemptTimeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            controller.abort(
-              new ProviderError(`${describeSite(site)}: the attempt took longer than attemptTimeoutMs ${policy.attemptTimeoutMs} ms.`, {
-                instance: site.name,
-                type: site.type,
-                kind: site.kind,
-                retryable: true,
-                code: 'attempt-timeout',
-              }),
-            );
-          }, policy.attemptTimeoutMs);
+    const own = policy.attemptTimeoutMs === undefined ? undefined : attemptDeadline(scope, site, policy.attemptTimeoutMs);
+    const signal = own?.controller.signal ?? scope.signal;
     try {
-      return await raceAbort(attempt(controller.signal), controller.signal);
+      return await raceAbort(attempt(signal), signal);
     } catch (err) {
-      controller.abort();
-      const own = controller.signal.reason;
+      own?.controller.abort();
+      const reason: unknown = own?.controller.signal.reason;
       // An attempt that ran out of its own time is retryable; anything else is what it is.
-      const error = !scope.signal.aborted && own instanceof ProviderError && own.code === 'attempt-timeout' ? own : scope.failure(err, site);
+      const error = !scope.signal.aborted && reason instanceof ProviderError && reason.code === 'attempt-timeout' ? reason : scope.failure(err, site);
       // A local budget already waited as long as it may: another attempt here would only wait again.
       if (!(error instanceof ProviderError) || !error.retryable || error.code === 'rate-limited' || scope.signal.aborted || n >= policy.maxRetries) {
         throw error;
@@ -178,8 +165,34 @@ export async function withRetries<T>(scope: CallScope, site: CallSite, policy: C
         throw scope.failure(sleepErr, site);
       }
     } finally {
-      clearTimeout(attemptTimer);
-      unlink();
+      own?.dispose();
     }
   }
+}
+
+/**
+ * An attempt's own signal under `attemptTimeoutMs`: aborted when the call's scope ends, or when the
+ * attempt runs out of its time. Without an attempt timeout, attempts run on the scope's signal
+ * (one controller and listener less per call).
+ */
+function attemptDeadline(scope: CallScope, site: CallSite, timeoutMs: number): { controller: AbortController; dispose: () => void } {
+  const { controller, unlink } = linkedController(scope.signal);
+  const timer = setTimeout(() => {
+    controller.abort(
+      new ProviderError(`${describeSite(site)}: the attempt took longer than attemptTimeoutMs ${timeoutMs} ms.`, {
+        instance: site.name,
+        type: site.type,
+        kind: site.kind,
+        retryable: true,
+        code: 'attempt-timeout',
+      }),
+    );
+  }, timeoutMs);
+  return {
+    controller,
+    dispose: () => {
+      clearTimeout(timer);
+      unlink();
+    },
+  };
 }

@@ -10,6 +10,11 @@ import { UsageSummary, type InstanceUsage } from './usage-summary.js';
 export interface TelemetryOptions {
   /** Record messages and answers on spans for every LLM (an instance's `captureContent` turns it on for itself). */
   captureContent?: boolean;
+  /**
+   * Label metrics with the upstream's `server.address` and `server.port` (default true). An app that
+   * shows its metrics to clients turns it off; spans keep both either way.
+   */
+  serverAddressOnMetrics?: boolean;
 }
 
 const SCOPE = '@hush/providers';
@@ -367,7 +372,7 @@ export class CallObservation {
       [ATTR.requestModel]: this.call.model,
       [ATTR.instance]: this.call.instance,
       ...(this.#result.model ? { [ATTR.responseModel]: this.#result.model } : {}),
-      ...(answered ? serverAttributes(answered) : {}),
+      ...(answered && this.telemetry.options.serverAddressOnMetrics !== false ? serverAttributes(answered) : {}),
       ...(errorType ? { [ATTR.errorType]: errorType } : {}),
     };
   }
