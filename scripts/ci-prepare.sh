@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # For CI (.ci/run), after `npm install` and before `npm test`:
-#   1. the build tools of llama-server (cmake, a C++ compiler, git), installed with apt-get when
-#      missing and we are root;
+#   1. what the suites need from the system, installed with apt-get (one `apt-get update` for all) when
+#      missing and we are root: the build tools of llama-server (cmake, a C++ compiler, git), and
+#      Prometheus (Debian's `prometheus`: test/prometheus.e2e.spec.ts runs the binary itself on a free
+#      port; no Prometheus service is started, none is needed; HUSH_SKIP_PROMETHEUS=1 skips that suite);
 #   2. llama-server itself, built from the llama.cpp source inside node-llama-cpp into
 #      ~/.cache/hush-providers (or $HUSH_PROVIDERS_CACHE): about 5 minutes on 2 cores the first time,
 #      nothing when that cache is kept between runs;
@@ -10,16 +12,52 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Prometheus as the test finds it: $PROMETHEUS_BIN, else `prometheus` on the PATH.
+have_prometheus() {
+  if [ -n "${PROMETHEUS_BIN:-}" ]; then [ -x "$PROMETHEUS_BIN" ]; else command -v prometheus >/dev/null 2>&1; fi
+}
+
+packages=()
+missing=()
 if ! node scripts/llama-server.mjs check >/dev/null 2>&1; then
+  packages+=(cmake g++ make git)
+  missing+=("cmake, a C++ compiler and git (or set HUSH_SKIP_LLAMA_SERVER=1 to skip the llama-server suite)")
+fi
+if [ "${HUSH_SKIP_PROMETHEUS:-}" != 1 ] && ! have_prometheus; then
+  packages+=(prometheus)
+  missing+=("prometheus: apt-get install -y --no-install-recommends prometheus, or PROMETHEUS_BIN=<its binary> (or set HUSH_SKIP_PROMETHEUS=1 to skip test/prometheus.e2e.spec.ts)")
+fi
+
+if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ci-prepare: installing cmake, g++ and git"
+    echo "ci-prepare: installing ${packages[*]}"
+    # Debian's packages of daemons (prometheus) start their service when installed. Nothing here needs
+    # one (the test runs the binary), and where no init system runs (a container), starting it may fail
+    # the install or leave a daemon behind: policy-rc.d, while we install, says no service may start.
+    # A policy-rc.d already there (Docker's Debian images have one) is left as it is.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# ci-prepare.sh: no service starts while it installs packages.\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+      made_policy=1
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cmake g++ make git >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+    if [ -n "$made_policy" ]; then
+      rm -f "$policy"
+      trap - EXIT
+    fi
   else
-    node scripts/llama-server.mjs check || true
-    echo "ci-prepare: install cmake, a C++ compiler and git (or set HUSH_SKIP_LLAMA_SERVER=1 to skip the llama-server suite)" >&2
+    if ! node scripts/llama-server.mjs check >/dev/null 2>&1; then node scripts/llama-server.mjs check || true; fi
+    for what in "${missing[@]}"; do echo "ci-prepare: install $what" >&2; done
     exit 1
   fi
+fi
+if [ "${HUSH_SKIP_PROMETHEUS:-}" != 1 ]; then
+  have_prometheus || { echo "ci-prepare: still no prometheus (${PROMETHEUS_BIN:-not on the PATH}) after the install" >&2; exit 1; }
+  echo "ci-prepare: $("${PROMETHEUS_BIN:-prometheus}" --version 2>&1 | head -n 1)"
 fi
 
 start=$(date +%s)
