@@ -31,9 +31,10 @@ export class GatewayObservability {
     env: Readonly<Record<string, string | undefined>> = process.env,
   ): Promise<GatewayObservability> {
     const format = resolveLogFormat(options.log?.format, env);
+    // First: the request context rides on the SDK's context manager.
+    const telemetry = await GatewayTelemetry.start(options.telemetry);
     const requests = new RequestContext();
     const loggers = createLoggers(options.log ?? {}, format, nestLogger, requests);
-    const telemetry = await GatewayTelemetry.start(options.telemetry);
     return new GatewayObservability(requests, telemetry, loggers);
   }
 

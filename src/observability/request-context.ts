@@ -1,3 +1,4 @@
+import { context, createContextKey, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
@@ -50,23 +51,39 @@ export interface RequestState {
 
 /**
  * The request being served, wherever the code runs for it (a service, the library's call event, a
- * log line): an AsyncLocalStorage entered once per request, around everything Fastify and Nest do
- * for it. One per application, so that two gateways in one process never see each other's requests.
+ * log line), entered once per request around everything Fastify and Nest do for it. Where an
+ * OpenTelemetry context manager is registered (the gateway's SDK), the state is a value of the
+ * request's OpenTelemetry context: one async context for both, since each AsyncLocalStorage in the
+ * process adds to the cost of every promise. Without one, an AsyncLocalStorage of its own. One per
+ * application, so that two gateways in one process never see each other's requests.
  */
 export class RequestContext {
-  readonly #store = new AsyncLocalStorage<RequestState>();
+  readonly #key = createContextKey('hush.gateway.request');
+  readonly #store?: AsyncLocalStorage<RequestState>;
 
-  run<A extends unknown[], R>(state: RequestState, fn: (...args: A) => R, ...args: A): R {
-    return this.#store.run(state, fn, ...args);
+  constructor() {
+    if (!contextManagerRegistered()) this.#store = new AsyncLocalStorage<RequestState>();
+  }
+
+  /** Runs `fn` in `parent` (a trace context) with `state` as the current request. */
+  run<A extends unknown[], R>(state: RequestState, parent: Context, fn: (...args: A) => R, ...args: A): R {
+    if (!this.#store) return context.with(parent.setValue(this.#key, state), fn, undefined, ...args);
+    return context.with(parent, () => this.#store!.run(state, fn, ...args));
   }
 
   current(): RequestState | undefined {
-    return this.#store.getStore();
+    return this.#store ? this.#store.getStore() : (context.active().getValue(this.#key) as RequestState | undefined);
   }
 
   /** The headers to send upstream for the current request (its `x-request-id`), or undefined outside a request. */
   upstreamHeaders(): Record<string, string> | undefined {
-    const id = this.#store.getStore()?.id;
+    const id = this.current()?.id;
     return id === undefined ? undefined : { [REQUEST_ID_HEADER]: id };
   }
+}
+
+/** Whether `context.with` really carries a context (the API's default manager carries none). */
+function contextManagerRegistered(): boolean {
+  const probe = createContextKey('hush.gateway.probe');
+  return context.with(ROOT_CONTEXT.setValue(probe, true), () => context.active().getValue(probe) === true);
 }

@@ -6,8 +6,8 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
-  type Counter,
   type Histogram,
+  type ObservableResult,
   type Span,
 } from '@opentelemetry/api';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -38,6 +38,25 @@ interface Tracked {
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
+ * Sums by label set, read by an observable counter when metrics are collected: a request adds to a
+ * number in a map, and the SDK hashes each label set once per collection rather than on every add.
+ * The label sets are few (clients × instances × statuses).
+ */
+class Totals {
+  readonly #sums = new Map<string, { attributes: Attributes; value: number }>();
+
+  add(key: string, value: number, attributes: () => Attributes): void {
+    const entry = this.#sums.get(key);
+    if (entry) entry.value += value;
+    else this.#sums.set(key, { attributes: attributes(), value });
+  }
+
+  observe = (result: ObservableResult): void => {
+    for (const { attributes, value } of this.#sums.values()) result.observe(value, attributes);
+  };
+}
+
+/**
  * What the gateway records of each request, from its first byte to its last:
  *
  * - its id (`x-request-id`, the client's when sane, else a new UUID), set on the answer before anything
@@ -53,9 +72,9 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export class RequestObserver {
   private readonly duration?: Histogram;
-  private readonly clientRequests?: Counter;
-  private readonly clientTokens?: Counter;
-  private readonly clientCost?: Counter;
+  private readonly clientRequests?: Totals;
+  private readonly clientTokens?: Totals;
+  private readonly clientCost?: Totals;
   private readonly onCall = (message: unknown) => this.called(message as CallEvent);
   private subscribed = false;
   private clientOf?: (req: IncomingMessage) => string;
@@ -72,9 +91,18 @@ export class RequestObserver {
       description: 'Duration of HTTP server requests',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     });
-    this.clientRequests = meter.createCounter('hush.gateway.client.requests', { unit: '{request}', description: 'Requests by client and status' });
-    this.clientTokens = meter.createCounter('hush.gateway.client.tokens', { unit: '{token}', description: 'Tokens used by each client, input and output' });
-    this.clientCost = meter.createCounter('hush.gateway.client.cost', { unit: 'USD', description: 'Cost of each client’s calls, from the instances’ pricing' });
+    this.clientRequests = new Totals();
+    this.clientTokens = new Totals();
+    this.clientCost = new Totals();
+    meter
+      .createObservableCounter('hush.gateway.client.requests', { unit: '{request}', description: 'Requests by client and status' })
+      .addCallback(this.clientRequests.observe);
+    meter
+      .createObservableCounter('hush.gateway.client.tokens', { unit: '{token}', description: 'Tokens used by each client, input and output' })
+      .addCallback(this.clientTokens.observe);
+    meter
+      .createObservableCounter('hush.gateway.client.cost', { unit: 'USD', description: 'Cost of each client’s calls, from the instances’ pricing' })
+      .addCallback(this.clientCost.observe);
   }
 
   /** Starts listening to the library's call events. */
@@ -136,7 +164,7 @@ export class RequestObserver {
     );
     (req as IncomingMessage & { [TRACKED]?: Tracked })[TRACKED] = { state, span, method };
     res.once('close', () => this.finish(state, span, method, req, res));
-    context.with(trace.setSpan(parent, span), () => this.requests.run(state, next, req, res));
+    this.requests.run(state, trace.setSpan(parent, span), next, req, res);
   }
 
   /** Once routed (Fastify's onRequest): the route's template, and who the client is. */
@@ -160,10 +188,13 @@ export class RequestObserver {
     state.tokensOut += event.usage.output;
     state.costUsd += event.costUsd;
     state.instance = event.fallback ?? event.instance;
-    const attributes = { client: state.client ?? NO_CLIENT, 'hush.instance': event.instance };
-    if (event.usage.input > 0) this.clientTokens?.add(event.usage.input, { ...attributes, 'gen_ai.token.type': 'input' });
-    if (event.usage.output > 0) this.clientTokens?.add(event.usage.output, { ...attributes, 'gen_ai.token.type': 'output' });
-    if (event.costUsd > 0) this.clientCost?.add(event.costUsd, attributes);
+    const client = state.client ?? NO_CLIENT;
+    const instance = event.instance;
+    const key = `${client}\u0000${instance}`;
+    const tokens = (type: string) => () => ({ client, 'hush.instance': instance, 'gen_ai.token.type': type });
+    if (event.usage.input > 0) this.clientTokens?.add(`${key}\u0000input`, event.usage.input, tokens('input'));
+    if (event.usage.output > 0) this.clientTokens?.add(`${key}\u0000output`, event.usage.output, tokens('output'));
+    if (event.costUsd > 0) this.clientCost?.add(key, event.costUsd, () => ({ client, 'hush.instance': instance }));
   }
 
   private finish(state: RequestState, span: Span, method: string, req: IncomingMessage, res: ServerResponse): void {
@@ -179,7 +210,7 @@ export class RequestObserver {
     this.duration?.record(seconds, attributes);
     // A request refused by the router (a malformed URL) never reached the hook that names its client.
     const client = (state.client ??= this.clientOf?.(req) ?? NO_CLIENT);
-    this.clientRequests?.add(1, status === undefined ? { client } : { client, 'http.response.status_code': status });
+    this.clientRequests?.add(`${client}\u0000${status ?? ''}`, 1, () => (status === undefined ? { client } : { client, 'http.response.status_code': status }));
 
     span.setAttributes({ ...attributes, 'hush.client': client });
     if (status !== undefined && status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
