@@ -83,6 +83,28 @@ describe('connections', () => {
     module = undefined;
     await waitUntil(() => fake.openSockets === 0, AT_ONCE_MS);
   }, 30_000);
+
+  it('drops a body unread (discard(), or a Content-Length over the limit) with no error escaping', async () => {
+    const transport = new UndiciTransport();
+    const escaped: unknown[] = [];
+    const record = (err: unknown) => void escaped.push(err);
+    process.on('uncaughtException', record);
+    try {
+      const get = () => transport.request({ url: `${fake.baseUrl}/models`, method: 'GET', headers: {}, signal: new AbortController().signal });
+      (await get()).discard();
+      const tooLarge = new Error('too large');
+      await expect((await get()).text(10, () => tooLarge)).rejects.toBe(tooLarge);
+      // undici reports a destroyed body's error a tick later.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(escaped).toEqual([]);
+      // The pool still serves, and closing it closes every connection, the dropped ones' included.
+      expect(JSON.parse(await (await get()).text(1e6, () => tooLarge)).object).toBe('list');
+    } finally {
+      process.off('uncaughtException', record);
+      await transport.close();
+    }
+    await waitUntil(() => fake.openSockets === 0, AT_ONCE_MS);
+  });
 });
 
 describe('server-sent events', () => {

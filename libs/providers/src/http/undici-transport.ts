@@ -72,7 +72,7 @@ class UndiciResponse implements TransportResponse {
   async text(maxBytes: number, tooLarge: () => Error): Promise<string> {
     const length = Number(this.header('content-length'));
     if (Number.isFinite(length) && length > maxBytes) {
-      this.body.destroy();
+      this.discard();
       throw tooLarge();
     }
     const chunks: Buffer[] = [];
@@ -107,6 +107,9 @@ class UndiciResponse implements TransportResponse {
   }
 
   discard(): void {
+    // undici destroys an unread body with an error, emitted a tick later: with nobody listening, it
+    // would be an uncaught exception.
+    this.body.on('error', ignore);
     this.body.destroy();
   }
 }
@@ -186,3 +189,5 @@ export class SseReader {
     return { event, data: data.length === 1 ? data[0]! : data.join('\n') };
   }
 }
+
+function ignore(): void {}
