@@ -12,6 +12,7 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { GatewayObservability } from './observability/observability.js';
+import { RequestIdTransport } from './observability/request-id-transport.js';
 import { RerankModule } from './rerank/rerank.module.js';
 
 /**
@@ -24,11 +25,16 @@ import { RerankModule } from './rerank/rerank.module.js';
 export class AppModule {
   static forRoot(options: GatewayOptions = {}, observability: GatewayObservability = GatewayObservability.bare()): DynamicModule {
     const resolved = resolveGatewayOptions(options);
+    const upstream = new RequestIdTransport(observability.requests, options.providers?.transport);
     return {
       module: AppModule,
       imports: [
         // No upstream address leaves the gateway: /metrics is readable with a client key (spans keep it).
-        ProvidersModule.forRoot({ ...options.providers, telemetry: { serverAddressOnMetrics: false, ...options.providers?.telemetry } }),
+        ProvidersModule.forRoot({
+          ...options.providers,
+          transport: upstream,
+          telemetry: { serverAddressOnMetrics: false, ...options.providers?.telemetry },
+        }),
         CommonModule.forRoot(resolved, observability),
         ChatModule,
         EmbeddingsModule,
@@ -38,6 +44,8 @@ export class AppModule {
         ...(observability.telemetry ? [MetricsModule] : []),
       ],
       providers: [
+        // A value provider so that Nest closes it with the app.
+        { provide: RequestIdTransport, useValue: upstream },
         { provide: APP_FILTER, useClass: OpenAIExceptionFilter },
         // Without client keys every route is open: no guard to run on each request.
         ...(resolved.apiKeys.length > 0 ? [{ provide: APP_GUARD, useClass: ApiKeyGuard }] : []),

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, GenerateOptions } from '@hush/providers';
 import { OpenAIError } from '../common/openai-error.js';
 import { ModelResolver } from '../common/models.js';
-import { RequestContext } from '../observability/request-context.js';
 import { NON_PARAMETER_FIELDS, type ChatCompletionRequestDto } from './chat.dto.js';
 
 const NON_PARAMETERS = new Set<string>(NON_PARAMETER_FIELDS);
@@ -33,10 +32,7 @@ export function shapeChunk(chunk: ChatCompletionChunk, model: string, includeUsa
 /** Chat completions over whichever LLM the request's `model` names; the request's id goes upstream as `x-request-id`. */
 @Injectable()
 export class ChatService {
-  constructor(
-    private readonly models: ModelResolver,
-    private readonly requests: RequestContext,
-  ) {}
+  constructor(private readonly models: ModelResolver) {}
 
   async complete(body: ChatCompletionRequestDto, signal: AbortSignal): Promise<ChatCompletion> {
     this.checkStreamOptions(body);
@@ -44,7 +40,6 @@ export class ChatService {
     const completion = await llm.generate(body.messages as unknown as ChatCompletionMessageParam[], {
       ...callParameters(body),
       signal,
-      headers: this.requests.upstreamHeaders(),
     });
     return { ...completion, model: body.model };
   }
@@ -55,9 +50,7 @@ export class ChatService {
    */
   async stream(body: ChatCompletionRequestDto, signal: AbortSignal): Promise<AsyncIterable<ChatCompletionChunk>> {
     const llm = this.models.resolve('llm', body.model);
-    const iterator = llm
-      .stream(body.messages as unknown as ChatCompletionMessageParam[], { ...callParameters(body), signal, headers: this.requests.upstreamHeaders() })
-      [Symbol.asyncIterator]();
+    const iterator = llm.stream(body.messages as unknown as ChatCompletionMessageParam[], { ...callParameters(body), signal })[Symbol.asyncIterator]();
     const first = await iterator.next();
     const includeUsage = body.stream_options?.include_usage === true;
     const model = body.model;

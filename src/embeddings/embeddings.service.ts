@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { ModelResolver } from '../common/models.js';
-import { RequestContext } from '../observability/request-context.js';
 import type { EmbeddingRequestDto } from './embeddings.dto.js';
 
 export interface EmbeddingResponse {
@@ -12,10 +11,7 @@ export interface EmbeddingResponse {
 
 @Injectable()
 export class EmbeddingsService {
-  constructor(
-    private readonly models: ModelResolver,
-    private readonly requests: RequestContext,
-  ) {}
+  constructor(private readonly models: ModelResolver) {}
 
   async embed(body: EmbeddingRequestDto, signal: AbortSignal): Promise<EmbeddingResponse> {
     const embedder = this.models.resolve('embedding', body.model);
@@ -26,7 +22,6 @@ export class EmbeddingsService {
       inputType: body.input_type,
       signal,
       vectors,
-      headers: this.requests.upstreamHeaders(),
     });
     const promptTokens = result.usage?.promptTokens ?? 0;
     return {

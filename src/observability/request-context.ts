@@ -74,12 +74,6 @@ export class RequestContext {
   current(): RequestState | undefined {
     return this.#store ? this.#store.getStore() : (context.active().getValue(this.#key) as RequestState | undefined);
   }
-
-  /** The headers to send upstream for the current request (its `x-request-id`), or undefined outside a request. */
-  upstreamHeaders(): Record<string, string> | undefined {
-    const id = this.current()?.id;
-    return id === undefined ? undefined : { [REQUEST_ID_HEADER]: id };
-  }
 }
 
 /** Whether `context.with` really carries a context (the API's default manager carries none). */

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ModelResolver } from '../common/models.js';
-import { RequestContext } from '../observability/request-context.js';
 import type { RerankRequestDto } from './rerank.dto.js';
 
 export interface RerankResponse {
@@ -13,15 +12,12 @@ export interface RerankResponse {
 
 @Injectable()
 export class RerankService {
-  constructor(
-    private readonly models: ModelResolver,
-    private readonly requests: RequestContext,
-  ) {}
+  constructor(private readonly models: ModelResolver) {}
 
   async rerank(body: RerankRequestDto, signal: AbortSignal): Promise<RerankResponse> {
     const reranker = this.models.resolve('reranker', body.model);
     const documents = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
-    const results = await reranker.rerank(body.query, documents, { topK: body.top_n, signal, headers: this.requests.upstreamHeaders() });
+    const results = await reranker.rerank(body.query, documents, { topK: body.top_n, signal });
     return {
       id: randomUUID(),
       model: body.model,
