@@ -857,12 +857,13 @@ describe('metrics', () => {
       [common('compat', 'openai_compatible'), 1],
     ]);
 
-    expect(named('hush.client.calls')!.descriptor).toMatchObject({ type: 'COUNTER', unit: '{call}' });
+    // Counters (monotonic sums), observed from the library's own sums at collection.
+    expect(named('hush.client.calls')).toMatchObject({ descriptor: { type: 'OBSERVABLE_COUNTER', unit: '{call}' }, isMonotonic: true });
     expect(sumPoints(named('hush.client.calls'))).toEqual([
       { attributes: { ...common('chat', 'openai'), 'hush.outcome': 'ok' }, value: 2 },
       { attributes: { ...common('compat', 'openai_compatible'), 'hush.outcome': 'ok' }, value: 1 },
     ]);
-    expect(named('hush.client.cost')!.descriptor).toMatchObject({ type: 'COUNTER', unit: 'USD' });
+    expect(named('hush.client.cost')).toMatchObject({ descriptor: { type: 'OBSERVABLE_COUNTER', unit: 'USD' }, isMonotonic: true });
     expect(sumPoints(named('hush.client.cost'))).toEqual([
       { attributes: common('chat', 'openai'), value: 0.00007 },
       { attributes: common('compat', 'openai_compatible'), value: 0.000008 },
@@ -901,6 +902,43 @@ describe('metrics', () => {
     }
     expect(onlyCallSpan().attributes['server.address']).toBe('127.0.0.1');
   });
+
+  it('two registries on one meter provider add up, as one counter would; a closed one’s counts stay', async () => {
+    await (await boot()).llm('compat').generate(user);
+    const first = module!;
+    await (await boot()).llm('compat').generate(user);
+    expect(sumPoints(await otel.metric('hush.client.calls')).map((p) => [p.attributes['hush.instance'], p.value])).toEqual([['compat', 2]]);
+    await first.close();
+    await module!.get(ProvidersRegistry).llm('compat').generate(user);
+    expect(sumPoints(await otel.metric('hush.client.calls')).map((p) => [p.attributes['hush.instance'], p.value])).toEqual([['compat', 3]]);
+    const [cost, ...more] = sumPoints(await otel.metric('hush.client.cost'));
+    expect(more).toEqual([]);
+    expect(cost!.value).toBeCloseTo(0.000024, 12);
+  });
+
+  it('past 1,999 attribute sets, calls and cost are counted in one overflow set (2,000 points, the SDK’s default limit)', async () => {
+    const llm: Record<string, unknown> = {};
+    for (let i = 0; i < 2001; i++)
+      llm[`m${i}`] = {
+        type: 'openai',
+        baseUrl: openai.baseUrl,
+        apiKey: KEY,
+        model: 'gpt-4o-mini',
+        maxRetries: 0,
+        pricing: { inputPerMTok: 1, outputPerMTok: 0 },
+      };
+    const registry = await boot({ config: { llm } as ProvidersModuleOptions['config'] });
+    for (let i = 0; i < 2000; i++) await registry.llm(`m${i}`).generate(user);
+    await registry.llm('m1999').generate(user);
+    const calls = sumPoints(await otel.metric('hush.client.calls'));
+    expect(calls).toHaveLength(2000);
+    expect(calls.filter((p) => p.attributes['hush.instance'] !== undefined).every((p) => p.value === 1)).toBe(true);
+    expect(calls.find((p) => p.attributes['otel.metric.overflow'] === true)).toEqual({ attributes: { 'otel.metric.overflow': true }, value: 2 });
+    const cost = sumPoints(await otel.metric('hush.client.cost'));
+    expect(cost.find((p) => p.attributes['otel.metric.overflow'] === true)!.value).toBeCloseTo(0.000004, 12);
+    // The histograms keep each call's own attributes (the SDK's own limit applies to them).
+    expect(histogramPoints(await otel.metric('gen_ai.client.operation.duration')).length).toBe(2000);
+  }, 30_000);
 
   it('a meter provider registered after the registry was made gets the library’s instruments', async () => {
     const chat = (await boot()).llm('chat');

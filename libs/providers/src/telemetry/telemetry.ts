@@ -1,4 +1,4 @@
-import type { Context, Span, Tracer } from '@opentelemetry/api';
+import type { Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import { callsObserved, publishCall } from '../core/diagnostics.js';
 import { openTelemetry, type OpenTelemetryApi } from '../core/otel.js';
 import { isAbortError, ProviderError } from '../core/provider-error.js';
@@ -77,11 +77,84 @@ interface Instruments {
   tokens: Histogram;
   duration: Histogram;
   firstChunk: Histogram;
-  calls: Counter;
   retries: Counter;
   fallbacks: Counter;
   rateLimitWaits: Counter;
-  cost: Counter;
+  /** `hush.client.calls` and `hush.client.cost`, summed here and read by the SDK when it collects. */
+  series: MetricSeries;
+}
+
+/** The attributes a call ends with, built once per distinct set, and where its calls and cost are summed. */
+interface Series {
+  /** Duration, time to first chunk, cost. */
+  readonly attributes: Attributes;
+  readonly input: Attributes;
+  readonly output: Attributes;
+  /** The call counter's: with `hush.outcome`. */
+  readonly outcome: Attributes;
+  readonly sums: { calls: number; cost: number };
+}
+
+/**
+ * Distinct sets kept; calls past them are summed in one overflow set: with it, the 2,000 points the
+ * SDK keeps per metric by default (past those it would fold points itself).
+ */
+const MAX_SERIES = 1999;
+const OVERFLOW: Attributes = { 'otel.metric.overflow': true };
+
+type ObservableResult = { observe(value: number, attributes?: Attributes): void };
+
+/**
+ * The attribute sets of ended calls. Each call records up to four histogram points (the SDK hashes
+ * their attributes every time); the two counters are cumulative sums kept here instead, found by a
+ * key joined without sorting or serialising, and observed when the SDK collects.
+ */
+class MetricSeries {
+  readonly #sets = new Map<string, Series>();
+  readonly #overflow = { calls: 0, cost: 0 };
+
+  get(key: string, attributes: () => Attributes, outcome: 'ok' | 'error'): Series {
+    let series = this.#sets.get(key);
+    if (series) return series;
+    const full = this.#sets.size >= MAX_SERIES;
+    const base = attributes();
+    series = {
+      attributes: base,
+      input: { ...base, [ATTR.tokenType]: 'input' },
+      output: { ...base, [ATTR.tokenType]: 'output' },
+      outcome: { ...base, 'hush.outcome': outcome },
+      sums: full ? this.#overflow : { calls: 0, cost: 0 },
+    };
+    // Past the limit, histograms still get the call's attributes (the SDK applies its own limit).
+    if (!full) this.#sets.set(key, series);
+    return series;
+  }
+
+  observeCalls = (result: ObservableResult): void => {
+    for (const series of this.#sets.values()) result.observe(series.sums.calls, series.outcome);
+    if (this.#overflow.calls > 0) result.observe(this.#overflow.calls, OVERFLOW);
+  };
+
+  observeCost = (result: ObservableResult): void => {
+    for (const series of this.#sets.values()) if (series.sums.cost > 0) result.observe(series.sums.cost, series.attributes);
+    if (this.#overflow.cost > 0) result.observe(this.#overflow.cost, OVERFLOW);
+  };
+}
+
+/**
+ * The sums behind one meter's two counters, shared by every registry that records through it: as the
+ * SDK's own counters would be (two registries naming the same instance add up, a closed registry's
+ * counts stay). Keyed by the meter, so a new meter provider starts from nothing.
+ */
+const seriesByMeter = new WeakMap<object, MetricSeries>();
+
+function seriesOf(meter: Meter): MetricSeries {
+  let series = seriesByMeter.get(meter);
+  if (series) return series;
+  seriesByMeter.set(meter, (series = new MetricSeries()));
+  meter.createObservableCounter('hush.client.calls', { unit: '{call}', description: 'Calls by outcome' }).addCallback(series.observeCalls);
+  meter.createObservableCounter('hush.client.cost', { unit: 'USD', description: 'Cost of calls, from the instances’ pricing' }).addCallback(series.observeCost);
+  return series;
 }
 
 /**
@@ -133,8 +206,10 @@ export class Telemetry {
     const meter = api.metrics.getMeter(SCOPE);
     if (meter instanceof this.#noopClasses(api).meter) return undefined;
     if (this.#instruments?.meter === meter) return this.#instruments;
+    const series = seriesOf(meter);
     return (this.#instruments = {
       meter,
+      series,
       tokens: meter.createHistogram('gen_ai.client.token.usage', {
         unit: '{token}',
         description: 'Number of input and output tokens used',
@@ -150,11 +225,9 @@ export class Telemetry {
         description: 'Time to receive the first chunk of a streamed answer',
         advice: { explicitBucketBoundaries: DURATION_BUCKETS },
       }),
-      calls: meter.createCounter('hush.client.calls', { unit: '{call}', description: 'Calls by outcome' }),
       retries: meter.createCounter('hush.client.retries', { unit: '{retry}', description: 'Retries after a failed attempt' }),
       fallbacks: meter.createCounter('hush.client.fallbacks', { unit: '{fallback}', description: 'Calls handed to a fallback' }),
       rateLimitWaits: meter.createCounter('hush.client.rate_limit.waits', { unit: '{wait}', description: 'Waits for room in an rpm/tpm budget' }),
-      cost: meter.createCounter('hush.client.cost', { unit: 'USD', description: 'Cost of calls, from the instances’ pricing' }),
     });
   }
 }
@@ -301,15 +374,15 @@ export class CallObservation {
     if (this.call.grouping) return;
     const instruments = this.instruments;
     if (instruments) {
-      const attributes = this.#metricAttributes(errorType);
-      instruments.duration.record(durationMs / 1000, attributes);
+      const series = instruments.series.get(this.#seriesKey(errorType), () => this.#metricAttributes(errorType), ok ? 'ok' : 'error');
+      instruments.duration.record(durationMs / 1000, series.attributes);
       if (reported) {
-        instruments.tokens.record(reported.input, { ...attributes, [ATTR.tokenType]: 'input' });
-        if (this.call.kind === 'llm') instruments.tokens.record(reported.output, { ...attributes, [ATTR.tokenType]: 'output' });
+        instruments.tokens.record(reported.input, series.input);
+        if (this.call.kind === 'llm') instruments.tokens.record(reported.output, series.output);
       }
-      if (this.#firstChunkMs !== undefined) instruments.firstChunk.record(this.#firstChunkMs / 1000, attributes);
-      instruments.calls.add(1, { ...attributes, 'hush.outcome': ok ? 'ok' : 'error' });
-      if (cost > 0) instruments.cost.add(cost, attributes);
+      if (this.#firstChunkMs !== undefined) instruments.firstChunk.record(this.#firstChunkMs / 1000, series.attributes);
+      series.sums.calls++;
+      series.sums.cost += cost;
     }
 
     if (callsObserved()) {
@@ -362,6 +435,13 @@ export class CallObservation {
       }
     }
     return attributes;
+  }
+
+  /** What `#metricAttributes` depends on, joined (no attribute value holds a NUL). */
+  #seriesKey(errorType: string | undefined): string {
+    const answered = this.#answered;
+    const server = answered && this.telemetry.options.serverAddressOnMetrics !== false ? (answered.serverUrl ?? '') : '';
+    return `${this.call.operation}\0${answered?.type ?? this.call.type}\0${this.call.model}\0${this.call.instance}\0${this.#result.model ?? ''}\0${server}\0${errorType ?? ''}`;
   }
 
   #metricAttributes(errorType?: string): Attributes {
