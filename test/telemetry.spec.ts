@@ -96,6 +96,7 @@ function config(): ProvidersModuleOptions['config'] {
         pricing: { inputPerMTok: 1, outputPerMTok: 2 },
       },
       flaky: { type: 'openai-compatible', baseUrl: fault.baseUrl, model: 'fault-llm', maxRetries: 1, backoffBaseMs: 0 },
+      budgeted: { type: 'openai-compatible', baseUrl: fault.baseUrl, model: 'fault-llm', maxRetries: 0, tpm: 100 },
       primary: {
         type: 'openai-compatible',
         baseUrl: fault.baseUrl,
@@ -709,6 +710,21 @@ describe('retries, fallbacks, aborts and failures', () => {
     expect(first!.attributes['error.type']).toBe('attempt-timeout');
     expect(second!.status).toEqual({ code: SpanStatusCode.UNSET });
     expect(sumPoints(await otel.metric('hush.client.retries')).map((p) => p.value)).toEqual([1]);
+  });
+
+  it('a call that waits for room in its tpm budget is counted in hush.client.rate_limit.waits; calls with room are not', async () => {
+    const budgeted = (await boot()).llm('budgeted');
+    await budgeted.generate(user, { max_tokens: 10 });
+    expect(await otel.metric('hush.client.rate_limit.waits')).toBeUndefined();
+    // ~93 tokens estimated for the first, ~53 for the second: it waits until the first reports its usage.
+    fault.next('chat', { kind: 'delay', ms: 200 });
+    const first = budgeted.generate(user, { max_tokens: 90 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all([first, budgeted.generate(user, { max_tokens: 50 })]);
+    expect(sumPoints(await otel.metric('hush.client.rate_limit.waits'))).toEqual([
+      { attributes: expect.objectContaining({ 'hush.instance': 'budgeted', 'gen_ai.provider.name': 'openai_compatible' }), value: 1 },
+    ]);
+    expect(sumPoints(await otel.metric('hush.client.calls')).map((p) => p.value)).toEqual([3]);
   });
 
   it('a refused call (401): ERROR spans with error.type "401", a message without the key; the key is nowhere in spans, events or metrics', async () => {

@@ -243,12 +243,11 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     const maxWait = this.fallbackChain.length > 0 ? 0 : scope.remainingMs();
     const tpm = tokens > 0 ? this.tpm : undefined;
     let entry: BudgetEntry | undefined;
-    const started = performance.now();
     try {
       entry = await tpm?.take(tokens, signal, maxWait, true);
-      await this.rpm?.take(1, signal, maxWait);
+      const request = await this.rpm?.take(1, signal, maxWait);
       // Room came at once, or only after a wait: a wait is what an operator wants counted.
-      if ((tpm || this.rpm) && performance.now() - started > 1) scope.observation?.rateLimitWait();
+      if (entry?.waited || request?.waited) scope.observation?.rateLimitWait();
       const taken = entry;
       return taken ? (actual) => tpm!.settle(taken, actual) : () => undefined;
     } catch (err) {

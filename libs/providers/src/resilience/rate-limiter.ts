@@ -8,6 +8,8 @@ export interface BudgetEntry {
   units: number;
   /** Out of the window: a correction no longer changes what is spent. */
   expired?: boolean;
+  /** `take` had to wait for room before it could record the units. */
+  readonly waited: boolean;
 }
 
 /**
@@ -42,10 +44,10 @@ export class SlidingWindowBudget {
   async take(units: number, signal: AbortSignal, maxWaitMs: number, estimate = false): Promise<BudgetEntry> {
     const amount = finiteUnits(units);
     const giveUpAt = this.now() + Math.max(0, maxWaitMs);
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       this.expire();
       if (this.spent === 0 || this.spent + amount <= this.perMinute) {
-        const entry = { at: this.now(), units: amount };
+        const entry = { at: this.now(), units: amount, waited };
         this.entries.push(entry);
         this.spent += amount;
         if (estimate) this.unsettled++;
