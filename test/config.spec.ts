@@ -335,7 +335,7 @@ describe('config errors', () => {
       'llm.b.fallbacks: Fallbacks form a cycle: a → b → a.',
       'embedding.small.fallbacks[0]: Fallback "large" embeds into another space (e5-large/1024) than "small" (e5/384).',
     ]);
-    expect(error.issues[0]!.hint).toBe('Did you mean "llm"? Sections: llm, embedding, reranker, defaults.');
+    expect(error.issues[0]!.hint).toBe('Did you mean "llm"? Sections: llm, embedding, reranker, defaults, store.');
   });
 
   it('reports a missing file with what to do', async () => {

@@ -48,6 +48,7 @@ export {
   InstanceConfig,
   LLMInstanceConfig,
   LLMPricing,
+  CacheConfig,
   RerankerInstanceConfig,
   RerankerPricing,
 } from './core/instance-config.js';

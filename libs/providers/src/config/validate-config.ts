@@ -10,6 +10,7 @@ import { secretFieldsOf } from '../core/config-fields.js';
 import type { ConfigIssue } from '../core/config-error.js';
 import type { InstanceConfig } from '../core/instance-config.js';
 import { formatPath, type KeyPath } from './key-path.js';
+import { resolveStore, type StoreConfig } from './store-config.js';
 
 /** One configured deployment of an instance: its validated config and its load-balancing weight. */
 export interface ResolvedDeployment {
@@ -32,9 +33,11 @@ export interface ResolvedInstance {
 export interface ResolvedConfig {
   instances: { [K in ProviderKind]: Map<string, ResolvedInstance> };
   defaults: { [K in ProviderKind]: DefaultChoice };
+  /** Where budgets, cooldowns and caches live. */
+  store: StoreConfig;
 }
 
-export const TOP_LEVEL_SECTIONS = [...PROVIDER_KINDS, 'defaults'] as const;
+export const TOP_LEVEL_SECTIONS = [...PROVIDER_KINDS, 'defaults', 'store'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 
 // OpenAI's chat parameters, which users write beside `model` by habit.
@@ -63,6 +66,7 @@ export function validateConfig(
   const resolved: ResolvedConfig = {
     instances: { llm: new Map(), embedding: new Map(), reranker: new Map() },
     defaults: { llm: { problem: '' }, embedding: { problem: '' }, reranker: { problem: '' } },
+    store: { type: 'memory' },
   };
   const problem = (path: KeyPath, message: string, hint?: string) =>
     issues.push({ ...locate(path), path: path.length ? formatPath(path) : undefined, message, hint });
@@ -93,6 +97,7 @@ export function validateConfig(
 
   checkFallbacks(raw, resolved, problem);
   resolveDefaults(raw.defaults, resolved, problem);
+  resolved.store = resolveStore(raw.store, problem);
   return resolved;
 }
 

@@ -16,6 +16,12 @@ import {
 } from './validation.js';
 import { ToBoolean, ToNumber } from './config-fields.js';
 
+/** An instance's cache: in this process's LRU, or in Redis with a `redis` store. */
+export class CacheConfig {
+  /** How long an answer stays cached, ms. */
+  @ToNumber() @IsInt() @Min(1) ttlMs!: number;
+}
+
 /**
  * Keys every instance accepts, whatever its type. A provider type's config class extends the kind's
  * class below and adds its own fields with class-validator decorators; an undecorated key is refused.
@@ -71,6 +77,9 @@ export class InstanceConfig {
 
   /** The largest answer read from the service: a JSON body, or one event of a stream, in bytes; default 32 MiB. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) maxResponseBytes?: number;
+
+  /** Cache this instance's answers (per text for embedders); a hit spends nothing. See docs/scale-out.md. */
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CacheConfig) cache?: CacheConfig;
 
   /** Several deployments sharing this name, load-balanced; keys beside `deployments` apply to each. */
   // Each entry is validated by the loader against this same type's class, merged over the keys beside it.

@@ -12,6 +12,9 @@ import { UndiciTransport } from '../http/undici-transport.js';
 import type { TokenProvider } from '../core/provider-definition.js';
 import type { HttpTransport } from '../core/transport.js';
 import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { SharedStore } from '../store/shared-store.js';
+import type { StoreConfig } from '../config/store-config.js';
 import { secretValuesOf } from '../core/config-fields.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry, type InstanceOfKind } from '../registry/providers-registry.js';
@@ -49,9 +52,11 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
   // One keep-alive pool per origin for every instance, closed after them (unless it is the caller's).
   const transport = options.transport ?? new UndiciTransport();
   const telemetry = new Telemetry(options.telemetry);
+  const store = await openStore(resolved.store);
   // Every instance stops taking calls at once, then they drain side by side within one grace period.
   const closeAll = async (graceMs = 0) => {
     await Promise.allSettled(PROVIDER_KINDS.flatMap((kind) => [...created[kind].values()].map((m) => m.close(graceMs))));
+    await store.close();
     if (!options.transport) await transport.close();
   };
 
@@ -76,7 +81,7 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
         const secrets = secretsOf(instance);
         created[kind].set(
           instance.name,
-          new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets, telemetry }),
+          new MANAGED[kind]({ kind, name: instance.name, type: instance.type, config: instance.config, deployments, logger, secrets, telemetry, store }),
         );
       } catch (err) {
         issues.push({ path: formatPath([kind, instance.name]), message: `could not be created: ${safeMessage(err, instance)}` });
@@ -99,6 +104,13 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
     usage: () => telemetry.usage(),
     secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
   });
+}
+
+/** The config's store: this process's memory, or Redis (its client loaded only then). */
+async function openStore(config: StoreConfig): Promise<SharedStore> {
+  if (config.type === 'memory') return new MemoryStore();
+  const { RedisStore } = await import('../store/redis-store.js');
+  return RedisStore.connect(config, new Logger('hush:store'));
 }
 
 /** Depth-first, in the order written, each name once: A → [B, C], B → [D] gives B, D, C. */

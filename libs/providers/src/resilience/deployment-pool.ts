@@ -1,4 +1,6 @@
 import { ProviderError } from '../core/provider-error.js';
+import type { ProviderKind } from '../core/provider-kind.js';
+import type { CooldownBoard } from '../store/shared-store.js';
 
 export type RoutingStrategy = 'weighted-random' | 'least-in-flight';
 
@@ -9,11 +11,20 @@ export interface CooldownPolicy {
   ms: number;
 }
 
-/** One deployment of a name, with what routing needs to know about it. */
+/** Where a pool's cooldowns are kept (the store's board: shared by processes on a `redis` store). */
+export interface CooldownSite {
+  board: CooldownBoard;
+  kind: ProviderKind;
+  instance: string;
+}
+
+/**
+ * One deployment of a name, with what routing needs to know about it. The failure count and the
+ * in-flight count are this process's; when it is cooling down is the store's.
+ */
 export class Deployment<D> {
   inFlight = 0;
   consecutiveFailures = 0;
-  coolUntil = 0;
   constructor(
     readonly driver: D,
     readonly weight: number,
@@ -33,17 +44,24 @@ export class DeploymentPool<D> {
     entries: ReadonlyArray<{ driver: D; weight: number }>,
     private readonly strategy: RoutingStrategy,
     private readonly cooldown: CooldownPolicy,
+    private readonly cooldowns: CooldownSite,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
   ) {
     this.deployments = entries.map((e, i) => new Deployment(e.driver, e.weight, i));
   }
 
+  /** When `deployment` comes back into rotation (0 or a past moment: it is in). */
+  coolUntil(deployment: Deployment<D>): number {
+    return this.cooldowns.board.coolUntil(this.cooldowns.kind, this.cooldowns.instance, deployment.index);
+  }
+
   pick(tried: ReadonlySet<Deployment<D>> = new Set()): Deployment<D> {
     if (this.deployments.length === 1) return this.deployments[0]!;
     const now = this.now();
-    const ready = this.deployments.filter((d) => d.coolUntil <= now);
-    if (ready.length === 0) return this.deployments.reduce((a, b) => (b.coolUntil < a.coolUntil ? b : a));
+    const until = this.deployments.map((d) => this.coolUntil(d));
+    const ready = this.deployments.filter((d) => until[d.index]! <= now);
+    if (ready.length === 0) return this.deployments.reduce((a, b) => (until[b.index]! < until[a.index]! ? b : a));
     const fresh = ready.filter((d) => !tried.has(d));
     const candidates = fresh.length > 0 ? fresh : ready;
     if (this.strategy === 'least-in-flight') {
@@ -62,7 +80,7 @@ export class DeploymentPool<D> {
     if (!(error instanceof ProviderError) || !error.retryable) return;
     deployment.consecutiveFailures++;
     if (this.cooldown.ms > 0 && this.deployments.length > 1 && deployment.consecutiveFailures >= this.cooldown.failures) {
-      deployment.coolUntil = this.now() + this.cooldown.ms;
+      this.cooldowns.board.cool(this.cooldowns.kind, this.cooldowns.instance, deployment.index, this.now() + this.cooldown.ms);
       deployment.consecutiveFailures = 0;
     }
   }

@@ -11,7 +11,9 @@ import { abortErrorOf, raceAbort, sleep } from '../core/abort.js';
 import { CallScope, policyOf, withRetries, type CallPolicy } from './call-policy.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { DeploymentPool, type Deployment } from './deployment-pool.js';
-import { BudgetExceededError, SlidingWindowBudget, type BudgetEntry } from './rate-limiter.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { BudgetExceededError } from '../store/sliding-window-budget.js';
+import type { BudgetEntry, RateBudget, SharedStore } from '../store/shared-store.js';
 import { NO_ATTEMPT, Telemetry } from '../telemetry/telemetry.js';
 import type { Pricing } from '../telemetry/pricing.js';
 
@@ -32,6 +34,8 @@ export interface ManagedInstanceInit<D> {
   secrets?: readonly string[];
   /** The registry's telemetry (spans, metrics, call events, usage); a private one when absent. */
   telemetry?: Telemetry;
+  /** Where budgets, cooldowns and the cache live (shared by processes with a `redis` store); a private memory one when absent. */
+  store?: SharedStore;
 }
 
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
@@ -81,8 +85,10 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
   protected readonly pricing?: Pricing;
   private readonly pool: DeploymentPool<D>;
   private readonly limiter?: ConcurrencyLimiter;
-  private readonly rpm?: SlidingWindowBudget;
-  private readonly tpm?: SlidingWindowBudget;
+  private readonly rpm?: RateBudget;
+  private readonly tpm?: RateBudget;
+  /** Budgets, cooldowns and cached answers: this process's, or shared through the config's `store`. */
+  protected readonly store: SharedStore;
   private readonly active = new Set<CallScope>();
   /** Who waits for the last call in flight to end (a closing instance). */
   private readonly idleWaiters: Array<() => void> = [];
@@ -104,10 +110,16 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     this.logger = init.logger;
     this.telemetry = init.telemetry ?? new Telemetry();
     this.pricing = (config as { pricing?: Pricing }).pricing;
-    this.pool = new DeploymentPool(init.deployments, config.routing ?? 'weighted-random', {
-      failures: config.cooldownFailures ?? DEFAULT_LIMITS.cooldownFailures,
-      ms: config.cooldownMs ?? DEFAULT_LIMITS.cooldownMs,
-    });
+    this.store = init.store ?? new MemoryStore();
+    this.pool = new DeploymentPool(
+      init.deployments,
+      config.routing ?? 'weighted-random',
+      {
+        failures: config.cooldownFailures ?? DEFAULT_LIMITS.cooldownFailures,
+        ms: config.cooldownMs ?? DEFAULT_LIMITS.cooldownMs,
+      },
+      { board: this.store.cooldowns, kind: init.kind, instance: init.name },
+    );
     if (config.maxConcurrency !== undefined) {
       this.limiter = new ConcurrencyLimiter(config.maxConcurrency, config.maxQueue ?? DEFAULT_LIMITS.maxQueue, () =>
         this.error(
@@ -119,8 +131,8 @@ export abstract class ManagedInstance<D, Self extends ManagedInstance<D, Self>> 
     }
     this.batchSize = (config as { batchSize?: number }).batchSize;
     this.batchConcurrency = Math.min(DEFAULT_BATCH_CONCURRENCY, config.maxConcurrency ?? DEFAULT_BATCH_CONCURRENCY);
-    if (config.rpm !== undefined) this.rpm = new SlidingWindowBudget(config.rpm);
-    if (config.tpm !== undefined) this.tpm = new SlidingWindowBudget(config.tpm);
+    if (config.rpm !== undefined) this.rpm = this.store.budget({ kind: init.kind, instance: init.name, unit: 'rpm' }, config.rpm);
+    if (config.tpm !== undefined) this.tpm = this.store.budget({ kind: init.kind, instance: init.name, unit: 'tpm' }, config.tpm);
   }
 
   /** `text` with this instance's secrets (and the key shapes services echo) replaced by `***`. */

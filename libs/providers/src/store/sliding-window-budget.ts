@@ -1,23 +1,14 @@
 import { abortErrorOf } from '../core/abort.js';
+import type { BudgetEntry, RateBudget } from './shared-store.js';
 
 const WINDOW_MS = 60_000;
-
-/** Units spent at one moment; an estimate's entry is corrected in place when it settles. */
-export interface BudgetEntry {
-  readonly at: number;
-  units: number;
-  /** Out of the window: a correction no longer changes what is spent. */
-  expired?: boolean;
-  /** `take` had to wait for room before it could record the units. */
-  readonly waited: boolean;
-}
 
 /**
  * A sliding one-minute window of spent units (requests, or tokens). `take` waits until the window
  * has room, then records the spending. Token counts are estimates until the call reports its usage:
  * `settle` replaces an estimate with the real count, and wakes the callers waiting for room.
  */
-export class SlidingWindowBudget {
+export class SlidingWindowBudget implements RateBudget {
   private readonly entries: BudgetEntry[] = [];
   private spent = 0;
   /** Estimates taken and not settled yet: while any is out, room may come before the window moves. */
