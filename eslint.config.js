@@ -20,12 +20,13 @@ const LAYERS = {
   toolkit: ['core', 'http'],
   providers: ['core', 'http', 'toolkit'],
   telemetry: ['core'],
-  resilience: ['core', 'telemetry'],
-  managed: ['core', 'telemetry', 'resilience'],
+  store: ['core', 'config'],
+  resilience: ['core', 'telemetry', 'store'],
+  managed: ['core', 'telemetry', 'store', 'resilience'],
   registry: ['core', 'config', 'telemetry'],
-  module: ['core', 'config', 'http', 'toolkit', 'providers', 'telemetry', 'resilience', 'managed', 'registry'],
+  module: ['core', 'config', 'http', 'toolkit', 'providers', 'telemetry', 'store', 'resilience', 'managed', 'registry'],
   health: ['core', 'registry'],
-  testing: ['core', 'config', 'telemetry', 'resilience', 'registry', 'module'],
+  testing: ['core', 'config', 'telemetry', 'store', 'resilience', 'registry', 'module'],
 };
 const VENDORS = ['anthropic', 'azure-openai', 'cohere', 'gemini', 'jina', 'llama-cpp', 'ollama', 'openai', 'pinecone', 'tei', 'vllm', 'voyage'];
 
