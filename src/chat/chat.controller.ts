@@ -5,6 +5,7 @@ import { GatewayErrors } from '../common/gateway-errors.js';
 import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
 import { sendJson } from '../common/send.js';
+import { setCacheHeader } from '../common/cache-header.js';
 import { ChatCompletionRequestDto } from './chat.dto.js';
 import { ChatService } from './chat.service.js';
 import { writeEventStream } from './sse.js';
@@ -30,10 +31,11 @@ export class ChatController {
     const { signal, dispose } = clientAbortSignal(res);
     try {
       if (body.stream === true) {
-        const chunks = await this.chat.stream(body, signal);
+        // The first chunk (before the gateway reshapes it) says whether the stream is a replay.
+        const chunks = await this.chat.stream(body, signal, (first) => setCacheHeader(res, first));
         await writeEventStream(res, chunks, signal, this.errors);
       } else {
-        sendJson(res, 200, await this.chat.complete(body, signal));
+        sendJson(res, 200, await this.chat.complete(body, signal, (completion) => setCacheHeader(res, completion)));
       }
     } finally {
       dispose();

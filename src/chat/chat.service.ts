@@ -34,13 +34,15 @@ export function shapeChunk(chunk: ChatCompletionChunk, model: string, includeUsa
 export class ChatService {
   constructor(private readonly models: ModelResolver) {}
 
-  async complete(body: ChatCompletionRequestDto, signal: AbortSignal): Promise<ChatCompletion> {
+  /** The completion as the client gets it; `onResult` sees the library's first (whether it came from the cache). */
+  async complete(body: ChatCompletionRequestDto, signal: AbortSignal, onResult?: (result: object) => void): Promise<ChatCompletion> {
     this.checkStreamOptions(body);
     const llm = this.models.resolve('llm', body.model);
     const completion = await llm.generate(body.messages as unknown as ChatCompletionMessageParam[], {
       ...callParameters(body),
       signal,
     });
+    onResult?.(completion);
     return { ...completion, model: body.model };
   }
 
@@ -48,10 +50,11 @@ export class ChatService {
    * Opens the stream and waits for its first chunk (the library retries and falls back until then), so
    * that a failure before any output is an ordinary HTTP error. The chunks after it come as they arrive.
    */
-  async stream(body: ChatCompletionRequestDto, signal: AbortSignal): Promise<AsyncIterable<ChatCompletionChunk>> {
+  async stream(body: ChatCompletionRequestDto, signal: AbortSignal, onFirst?: (chunk: object) => void): Promise<AsyncIterable<ChatCompletionChunk>> {
     const llm = this.models.resolve('llm', body.model);
     const iterator = llm.stream(body.messages as unknown as ChatCompletionMessageParam[], { ...callParameters(body), signal })[Symbol.asyncIterator]();
     const first = await iterator.next();
+    if (!first.done) onFirst?.(first.value);
     const includeUsage = body.stream_options?.include_usage === true;
     const model = body.model;
     return (async function* () {

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { clientAbortSignal } from '../common/client-abort.js';
 import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
+import { setCacheHeader } from '../common/cache-header.js';
 import { EmbeddingRequestDto } from './embeddings.dto.js';
 import { EmbeddingsService, type EmbeddingResponse } from './embeddings.service.js';
 
@@ -20,7 +21,7 @@ export class EmbeddingsController {
   async create(@Body() body: EmbeddingRequestDto, @Res({ passthrough: true }) res: HttpResponse): Promise<EmbeddingResponse> {
     const { signal, dispose } = clientAbortSignal(nodeResponse(res));
     try {
-      return await this.embeddings.embed(body, signal);
+      return await this.embeddings.embed(body, signal, (result) => setCacheHeader(res, result));
     } finally {
       dispose();
     }

@@ -13,7 +13,8 @@ export interface EmbeddingResponse {
 export class EmbeddingsService {
   constructor(private readonly models: ModelResolver) {}
 
-  async embed(body: EmbeddingRequestDto, signal: AbortSignal): Promise<EmbeddingResponse> {
+  /** The OpenAI answer; `onResult` sees the library's result first (whether it came from the cache). */
+  async embed(body: EmbeddingRequestDto, signal: AbortSignal, onResult?: (result: object) => void): Promise<EmbeddingResponse> {
     const embedder = this.models.resolve('embedding', body.model);
     // base64 goes through as the upstream sent it, where it did (no decode and re-encode).
     const vectors = body.encoding_format === 'base64' ? 'base64' : 'number';
@@ -23,6 +24,7 @@ export class EmbeddingsService {
       signal,
       vectors,
     });
+    onResult?.(result);
     const promptTokens = result.usage?.promptTokens ?? 0;
     return {
       object: 'list',

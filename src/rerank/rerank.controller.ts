@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { clientAbortSignal } from '../common/client-abort.js';
 import { nodeResponse, type HttpResponse } from '../common/http.js';
 import { ApiOpenAIErrors } from '../common/openapi.js';
+import { setCacheHeader } from '../common/cache-header.js';
 import { RerankRequestDto } from './rerank.dto.js';
 import { RerankService, type RerankResponse } from './rerank.service.js';
 
@@ -21,7 +22,7 @@ export class RerankController {
   async rerank(@Body() body: RerankRequestDto, @Res({ passthrough: true }) res: HttpResponse): Promise<RerankResponse> {
     const { signal, dispose } = clientAbortSignal(nodeResponse(res));
     try {
-      return await this.reranker.rerank(body, signal);
+      return await this.reranker.rerank(body, signal, (result) => setCacheHeader(res, result));
     } finally {
       dispose();
     }

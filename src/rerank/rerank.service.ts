@@ -14,10 +14,12 @@ export interface RerankResponse {
 export class RerankService {
   constructor(private readonly models: ModelResolver) {}
 
-  async rerank(body: RerankRequestDto, signal: AbortSignal): Promise<RerankResponse> {
+  /** The Cohere-shaped answer; `onResult` sees the library's result first (whether it came from the cache). */
+  async rerank(body: RerankRequestDto, signal: AbortSignal, onResult?: (result: object) => void): Promise<RerankResponse> {
     const reranker = this.models.resolve('reranker', body.model);
     const documents = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
     const results = await reranker.rerank(body.query, documents, { topK: body.top_n, signal });
+    onResult?.(results);
     return {
       id: randomUUID(),
       model: body.model,

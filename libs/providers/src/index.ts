@@ -31,6 +31,9 @@ export type {
 export { Reranker } from './core/reranker.js';
 export type { RerankOptions, RerankResult, RerankerCallOptions, RerankerDriver, RerankerScore } from './core/reranker.js';
 
+// Caches of answers
+export { cacheStatus, type CacheStatus } from './managed/answer-cache.js';
+
 // Registry and provider types
 export { ProvidersRegistry, NoDefaultInstanceError, UnknownInstanceError } from './registry/providers-registry.js';
 export type { InstanceOfKind, RegistryContents } from './registry/providers-registry.js';

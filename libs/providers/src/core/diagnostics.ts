@@ -76,6 +76,8 @@ export interface CallEvent {
   attempts: number;
   /** The fallback that answered, when one did. */
   fallback?: string;
+  /** On an instance with `cache:`: `hit` (nothing sent upstream, no cost), `partial` (embeddings: some texts sent) or `miss`. */
+  cache?: 'hit' | 'partial' | 'miss';
 }
 
 const calls = channel(PROVIDER_CALL_CHANNEL);

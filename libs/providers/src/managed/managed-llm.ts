@@ -7,6 +7,7 @@ import type { CallResult } from '../telemetry/telemetry.js';
 import type { TokenUsage } from '../telemetry/pricing.js';
 import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { mapConcurrent } from '../resilience/concurrency.js';
+import { answerCacheOf, markCache, type AnswerCache } from './answer-cache.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -50,6 +51,8 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
   private readonly refusedParams: ReadonlySet<string>;
   private readonly maxTokensCap?: number;
   private readonly captureContent?: boolean;
+  /** Completions and streams by request, when the config has `cache:`. */
+  private readonly answers?: AnswerCache;
 
   constructor(init: ManagedInstanceInit<LLMDriver>) {
     super(init);
@@ -60,6 +63,7 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     this.refusedParams = new Set(config.refusedParams ?? []);
     this.maxTokensCap = config.maxTokensCap;
     this.captureContent = config.captureContent;
+    this.answers = answerCacheOf(this.store.cache, config, 'llm');
   }
 
   async generate(messages: ChatCompletionMessageParam[], options: GenerateOptions = {}): Promise<ChatCompletion> {
@@ -68,8 +72,19 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     const observation = (scope.observation = this.observe('generate', messages, params));
     scope.headers = headers;
     try {
+      const answers = this.answers;
+      const key = answers && answers.key(this.requestMaterial('generate', messages, params));
+      const stored = key ? parseJson(await this.lookup(answers, key, scope)) : undefined;
+      if (isCompletion(stored)) {
+        observation.cache('hit');
+        observation.result(resultOf(stored));
+        observation.end();
+        return markCache(stored, 'hit');
+      }
+      const answered: { by?: ManagedLLM } = {};
       const completion = await scope.run(() =>
         this.withFallbacks(scope, (target) => {
+          answered.by = target;
           const callParams = target.callParams(params);
           return target.attempt(scope, (driver, attemptSignal) => driver.generate(messages, withSignal(callParams, attemptSignal)), {
             estimate: estimateTokens(messages, callParams),
@@ -77,6 +92,11 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
           });
         }),
       );
+      if (key) {
+        if (this.answersLike(answered.by)) await answers.set([[key, JSON.stringify(completion)]]);
+        observation.cache('miss');
+        markCache(completion, 'miss');
+      }
       observation.result(resultOf(completion));
       observation.end();
       return completion;
@@ -102,8 +122,24 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     let open: OpenStream | undefined;
     let failure: unknown;
     try {
+      const answers = this.answers;
+      const key = answers && answers.key(this.requestMaterial('stream', messages, params));
+      const stored = key ? parseJson(await this.lookup(answers, key, scope)) : undefined;
+      if (Array.isArray(stored) && stored.length > 0 && stored.every(isChunk)) {
+        observation.cache('hit');
+        for (const chunk of stored) {
+          // The replay goes at the consumer's pace, within the call's deadline like any stream.
+          if (scope.signal.aborted) throw scope.failure(scope.signal.reason, this);
+          answer.add(chunk);
+          observation.firstChunk();
+          yield markCache(chunk, 'hit');
+        }
+        return;
+      }
+      const answered: { by?: ManagedLLM } = {};
       open = await scope.run(() =>
         this.withFallbacks(scope, (target) => {
+          answered.by = target;
           const callParams = target.callParams(params);
           return target.attempt(scope, (driver, attemptSignal, lease) => target.openStream(driver, messages, callParams, scope, attemptSignal, lease), {
             estimate: estimateTokens(messages, callParams),
@@ -112,10 +148,21 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       );
       let next = open.first;
       observation.firstChunk();
+      // Each chunk as JSON when it arrives (the consumer may change the objects it is handed); stored
+      // only once the upstream has ended the stream, never a stream cut short.
+      const recorded: string[] | undefined = key ? [] : undefined;
+      if (key) observation.cache('miss');
       for (;;) {
-        if (next.done) return;
+        if (next.done) {
+          if (recorded && recorded.length > 0 && this.answersLike(answered.by)) await answers!.set([[key!, `[${recorded.join(',')}]`]]);
+          return;
+        }
         answer.add(next.value);
         if (next.value.usage) open.hold.settleTokens(totalTokensOf(next.value.usage));
+        if (recorded) {
+          recorded.push(JSON.stringify(next.value));
+          markCache(next.value, 'miss');
+        }
         yield next.value;
         try {
           next = await open.owner.nextChunk(open, scope);
@@ -166,6 +213,31 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
     } finally {
       unlink();
     }
+  }
+
+  /**
+   * What a cached answer depends on: the instance, its type and model, the call's shape (a stream's
+   * chunks and a completion are stored apart), the messages, and every parameter as sent (the
+   * instance's params and fixedParams merged with the call's, the token cap applied). A call this
+   * instance refuses throws here, before anything is looked up.
+   */
+  private requestMaterial(call: 'generate' | 'stream', messages: ChatCompletionMessageParam[], params: CallParams): unknown {
+    return [this.name, this.type, this.model, call, messages, this.callParams(params)];
+  }
+
+  /** The stored value under `key`; a store that is slow past the call's deadline or abort ends the call like any wait. */
+  private async lookup(answers: AnswerCache, key: string, scope: CallScope): Promise<string | undefined> {
+    try {
+      const [stored] = await raceAbort(answers.get([key]), scope.signal);
+      return stored;
+    } catch (err) {
+      throw scope.failure(err, this);
+    }
+  }
+
+  /** Whether what `target` answered may stand for this instance's answer: a fallback of another type or model may not. */
+  private answersLike(target: ManagedLLM | undefined): boolean {
+    return target?.type === this.type && target.model === this.model;
   }
 
   /** How a call of this instance is described to telemetry. */
@@ -329,6 +401,23 @@ class StreamAnswer {
 }
 
 const TOKEN_LIMITS = ['max_tokens', 'max_completion_tokens'] as const;
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isCompletion(value: unknown): value is ChatCompletion {
+  return typeof value === 'object' && value !== null && Array.isArray((value as ChatCompletion).choices);
+}
+
+function isChunk(value: unknown): value is ChatCompletionChunk {
+  return typeof value === 'object' && value !== null && Array.isArray((value as ChatCompletionChunk).choices);
+}
 
 function withSignal(params: CallParams, signal: AbortSignal): LLMCallOptions {
   return { ...params, signal } as LLMCallOptions;

@@ -2,6 +2,9 @@ import { ProviderError } from '../core/provider-error.js';
 import { describeSite } from '../core/call-site.js';
 import type { CallScope } from '../resilience/call-policy.js';
 import { ManagedInstance, type ManagedInstanceInit } from '../resilience/managed-instance.js';
+import { raceAbort } from '../core/abort.js';
+import type { RerankerInstanceConfig } from '../core/instance-config.js';
+import { answerCacheOf, markCache, type AnswerCache, type CacheStatus } from './answer-cache.js';
 import type { RerankOptions, RerankResult, Reranker, RerankerDriver, RerankerScore } from '../core/reranker.js';
 
 /**
@@ -11,15 +14,18 @@ import type { RerankOptions, RerankResult, Reranker, RerankerDriver, RerankerSco
 export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedReranker> implements Reranker {
   declare readonly kind: 'reranker';
   readonly model: string;
+  /** Scores by query and documents, when the config has `cache:`. */
+  private readonly answers?: AnswerCache;
 
   constructor(init: ManagedInstanceInit<RerankerDriver>) {
     super(init);
     this.model = this.primaryDriver.model;
+    this.answers = answerCacheOf(this.store.cache, init.config as RerankerInstanceConfig, 'reranker');
   }
 
   async rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankResult[]> {
     this.checkInput(query, documents, options);
-    if (documents.length === 0) return [];
+    if (documents.length === 0) return this.answers ? markCache([], 'hit') : [];
     const scope = this.openScope(options.timeoutMs, options.signal);
     scope.headers = options.headers;
     const observation = (scope.observation = this.telemetry.start({
@@ -33,8 +39,15 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
       attributes: { 'hush.rerank.documents': documents.length },
     }));
     let scores: number[];
+    let status: CacheStatus | undefined;
     try {
-      scores = await scope.run(() => this.withFallbacks(scope, (target) => target.scoreAll(query, documents, scope)));
+      const answers = this.answers;
+      if (answers) {
+        ({ scores, status } = await scope.run(() => this.scoreCached(answers, query, documents, scope)));
+        observation.cache(status);
+      } else {
+        scores = await scope.run(() => this.withFallbacks(scope, (target) => target.scoreAll(query, documents, scope)));
+      }
       observation.end();
     } catch (err) {
       observation.end(err);
@@ -46,7 +59,26 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
       .map((score, index) => ({ index, score, document: documents[index]! }))
       .filter((r) => options.threshold === undefined || r.score >= options.threshold)
       .sort((a, b) => b.score - a.score || a.index - b.index);
-    return options.topK === undefined ? results : results.slice(0, options.topK);
+    const kept = options.topK === undefined ? results : results.slice(0, options.topK);
+    return status ? markCache(kept, status) : kept;
+  }
+
+  /**
+   * Every document's score through the cache, keyed by the query and the ordered documents: the
+   * scores are kept before `threshold` and `topK` apply, so calls that differ only in those share an
+   * entry. Scores from a fallback of another type or model are returned but not stored.
+   */
+  private async scoreCached(answers: AnswerCache, query: string, documents: string[], scope: CallScope): Promise<{ scores: number[]; status: CacheStatus }> {
+    const key = answers.key([this.name, this.type, this.model, query, documents]);
+    const [stored] = await raceAbort(answers.get([key]), scope.signal).catch((err: unknown) => {
+      throw scope.failure(err, this);
+    });
+    const cached = stored === undefined ? undefined : parseScores(stored, documents.length);
+    if (cached) return { scores: cached, status: 'hit' };
+    const answered: { by?: ManagedReranker } = {};
+    const scores = await this.withFallbacks(scope, (target) => ((answered.by = target), target.scoreAll(query, documents, scope)));
+    if (answered.by?.type === this.type && answered.by.model === this.model) await answers.set([[key, JSON.stringify(scores)]]);
+    return { scores, status: 'miss' };
   }
 
   private checkInput(query: unknown, documents: unknown, options: RerankOptions): void {
@@ -102,5 +134,15 @@ export class ManagedReranker extends ManagedInstance<RerankerDriver, ManagedRera
       retryable: false,
       code: 'bad-response',
     });
+  }
+}
+
+/** Stored scores, when they are one finite number per document. */
+function parseScores(stored: string, count: number): number[] | undefined {
+  try {
+    const scores: unknown = JSON.parse(stored);
+    return Array.isArray(scores) && scores.length === count && scores.every((s) => typeof s === 'number' && Number.isFinite(s)) ? scores : undefined;
+  } catch {
+    return undefined;
   }
 }

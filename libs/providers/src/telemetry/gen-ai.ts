@@ -32,6 +32,7 @@ export const ATTR = {
   cost: 'hush.cost_usd',
   batchSize: 'hush.batch.size',
   documents: 'hush.rerank.documents',
+  cache: 'hush.cache',
 } as const;
 
 /** `gen_ai.request.*` from the call's OpenAI parameters. */

@@ -251,6 +251,7 @@ export class CallObservation {
   #answered?: AttemptStart;
   #fallback?: string;
   #result: CallResult = {};
+  #cache?: 'hit' | 'partial' | 'miss';
   #ended = false;
 
   /** @internal Made by `Telemetry.start`; its parameters name the optional peer's types. */
@@ -333,6 +334,11 @@ export class CallObservation {
     this.#firstChunkMs ??= performance.now() - this.#started;
   }
 
+  /** How the answer came from the instance's cache; a hit spent nothing, so it reports no tokens and no cost. */
+  cache(status: 'hit' | 'partial' | 'miss'): void {
+    this.#cache = status;
+  }
+
   /** What the answer said; later calls add to earlier ones (a stream learns it chunk by chunk). */
   result(result: CallResult): void {
     this.#result = { ...this.#result, ...result };
@@ -345,10 +351,12 @@ export class CallObservation {
     const durationMs = performance.now() - this.#started;
     const ok = error === undefined;
     // Tokens only where the service reported them: an unknown count is left out, never recorded as 0.
-    const reported = this.#result.usage;
+    const hit = this.#cache === 'hit';
+    // A hit's answer may carry the usage of the call that filled the cache: none of it was spent now.
+    const reported = hit ? undefined : this.#result.usage;
     const usage = reported ?? { input: 0, output: 0 };
     const answered = this.#answered;
-    const cost = this.call.grouping ? 0 : costOf(answered?.pricing ?? this.call.pricing, usage, ok ? 1 : 0);
+    const cost = this.call.grouping || hit ? 0 : costOf(answered?.pricing ?? this.call.pricing, usage, ok ? 1 : 0);
     if (!this.call.grouping) this.telemetry.summary(this.call.kind, this.call.instance).record(durationMs, ok, usage.input, usage.output, cost);
 
     const errorType = ok ? undefined : errorTypeOf(error);
@@ -364,6 +372,7 @@ export class CallObservation {
       if (this.#result.model) attributes[ATTR.responseModel] = this.#result.model;
       if (this.#result.finishReasons?.length) attributes[ATTR.finishReasons] = this.#result.finishReasons;
       if (this.#fallback) attributes[ATTR.fallback] = this.#fallback;
+      if (this.#cache) attributes[ATTR.cache] = this.#cache;
       if (answered) Object.assign(attributes, serverAttributes(answered), { [ATTR.deployment]: answered.deployment });
       if (this.#captures() && ok && this.#result.output) attributes[ATTR.outputMessages] = safeJson(this.#result.output());
       span.setAttributes(attributes);
@@ -400,6 +409,7 @@ export class CallObservation {
         ...(errorType ? { error: errorType } : {}),
         attempts: this.#attempts,
         ...(this.#fallback ? { fallback: this.#fallback } : {}),
+        ...(this.#cache ? { cache: this.#cache } : {}),
       });
     }
   }
