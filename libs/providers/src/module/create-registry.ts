@@ -102,7 +102,7 @@ export async function createRegistry(resolved: ResolvedConfig, options: Registry
     defaults: resolved.defaults,
     close: () => closeAll(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS),
     usage: () => telemetry.usage(),
-    secrets: PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)),
+    secrets: [...PROVIDER_KINDS.flatMap((kind) => [...resolved.instances[kind].values()].flatMap(secretsOf)), ...storeSecrets(resolved.store)],
   });
 }
 
@@ -127,6 +127,13 @@ export function fallbackChain(kind: ProviderKind, name: string, resolved: Resolv
   };
   walk(name);
   return chain;
+}
+
+/** The password in a Redis store's URL (as written and decoded), for `redact`. */
+function storeSecrets(store: StoreConfig): string[] {
+  if (store.type !== 'redis') return [];
+  const password = new URL(store.url).password;
+  return password ? [...new Set([password, decodeURIComponent(password)])] : [];
 }
 
 /** Every deployment's secret values. */
