@@ -65,8 +65,8 @@ export type { PingResult, ProviderInstance } from './core/provider-instance.js';
 
 // Errors
 export { ProviderAbortError, ProviderError, type UpstreamErrorDetail } from './core/provider-error.js';
-export { PROVIDER_CALL_CHANNEL, PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL } from './core/diagnostics.js';
-export type { CallEvent, FallbackEvent, RetryEvent } from './core/diagnostics.js';
+export { PROVIDER_CALL_CHANNEL, PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL, STORE_CHANNEL } from './core/diagnostics.js';
+export type { CallEvent, FallbackEvent, RetryEvent, StoreEvent } from './core/diagnostics.js';
 
 // Telemetry
 export type { InstanceUsage } from './telemetry/usage-summary.js';

@@ -89,3 +89,18 @@ export function callsObserved(): boolean {
 export function publishCall(event: CallEvent): void {
   if (calls.hasSubscribers) calls.publish(event);
 }
+
+/**
+ * Published when this process loses its Redis store (and uses its own memory) and when Redis
+ * answers again: `diagnostics_channel.subscribe(STORE_CHANNEL, (event: StoreEvent) => ...)`.
+ */
+export const STORE_CHANNEL = 'hush.providers:store';
+
+export interface StoreEvent {
+  store: 'redis';
+  /** `host:port` (never the URL: it may hold a password). */
+  address: string;
+  state: 'unavailable' | 'available';
+  /** Why it became unavailable: `connection refused`, `wrong password`, `no answer within 250 ms`, ... */
+  reason?: string;
+}

@@ -3,27 +3,13 @@ import { channel } from 'node:diagnostics_channel';
 import type { LoggerService } from '@nestjs/common';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { abortErrorOf } from '../core/abort.js';
+import { STORE_CHANNEL, type StoreEvent } from '../core/diagnostics.js';
 import type { ProviderKind } from '../core/provider-kind.js';
 import type { RedisStoreConfig } from '../config/store-config.js';
 import { MemoryCooldowns, MemoryStore } from './memory-store.js';
 import { COOL_SCRIPT, SETTLE_SCRIPT, TAKE_SCRIPT } from './redis-scripts.js';
 import { BudgetExceededError, SlidingWindowBudget } from './sliding-window-budget.js';
 import type { BudgetEntry, BudgetOwner, CooldownBoard, RateBudget, ResultCache, SharedStore } from './shared-store.js';
-
-/**
- * Published when this process loses its Redis store (and uses its own memory) and when Redis
- * answers again: `diagnostics_channel.subscribe(STORE_CHANNEL, (event: StoreEvent) => ...)`.
- */
-export const STORE_CHANNEL = 'hush.providers:store';
-
-export interface StoreEvent {
-  store: 'redis';
-  /** `host:port` (never the URL: it may hold a password). */
-  address: string;
-  state: 'unavailable' | 'available';
-  /** Why it became unavailable: `connection refused`, `wrong password`, `no answer within 250 ms`, ... */
-  reason?: string;
-}
 
 const storeEvents = channel(STORE_CHANNEL);
 
