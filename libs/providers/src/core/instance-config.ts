@@ -54,10 +54,10 @@ export class InstanceConfig {
   /** Calls in flight at once; further calls wait in a queue. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) maxConcurrency?: number;
 
-  /** Requests per minute, enforced in process. */
+  /** Requests per minute: in this process, or across every process on a shared `store`. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) rpm?: number;
 
-  /** Tokens per minute, enforced in process. */
+  /** Tokens per minute: in this process, or across every process on a shared `store`. */
   @IsOptional() @ToNumber() @IsInt() @Min(1) tpm?: number;
 
   /** Calls that may wait for a slot when `maxConcurrency` are in flight; one more is refused at once. */
