@@ -66,4 +66,39 @@ describe.skipIf(SKIP_REDIS)('replicas on one Redis store', () => {
     expect(await b!.results()).toEqual([{ ok: true }]);
     expect(upstream.requests.filter((r) => r.path.endsWith('/embeddings'))).toHaveLength(1);
   }, 60_000);
+
+  it('no key or value in Redis holds the API key, a message or a text', async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(redis.url, { lazyConnect: true });
+    await client.connect();
+    try {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await client.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      // The two tests above wrote budgets and cache entries.
+      expect(keys.some((k) => k.startsWith('rpm-test:{llm:chat}:rpm'))).toBe(true);
+      expect(keys.some((k) => k.startsWith('cache-test:cache:'))).toBe(true);
+      const dump = [];
+      for (const key of keys) {
+        const type = await client.type(key);
+        const value =
+          type === 'string'
+            ? await client.get(key)
+            : type === 'hash'
+              ? await client.hgetall(key)
+              : type === 'set'
+                ? await client.smembers(key)
+                : await client.zrange(key, 0, -1);
+        dump.push(key, JSON.stringify(value));
+      }
+      const text = dump.join('\n');
+      for (const secret of [KEY, 'call 0', 'call 29', 'alpha', 'gamma']) expect(text).not.toContain(secret);
+    } finally {
+      client.disconnect();
+    }
+  });
 });
