@@ -14,6 +14,12 @@
 //            rounds alternating: no instrumentation (@opentelemetry/api made unresolvable by a
 //            --require preload), the API without an SDK (target: calls/s within 2% of no
 //            instrumentation), an SDK with an in-memory exporter (its cost, stated); with CPU per call
+//   store    the shared store (issue 12): a redis-server of its own on 127.0.0.1 (the Redis rows are
+//            skipped without one) and two processes of the library, no store (memory) and store type
+//            redis, rounds alternating: cache hits, 1 in flight (embed of one cached text, a cached
+//            generate): p50 and p99 (target: the cached generate's p50 < 0.1 ms on memory); chat calls
+//            (64 in flight; 1 in flight) on an llm with rpm+tpm that never bind, Redis ÷ memory: calls/s
+//            and CPU per call (stated), beside the same llm without rpm/tpm (the floor)
 //
 // Contenders: the library (only its public API, '@hush/providers'), the `openai` client (the
 // baseline of every ratio), the Vercel AI SDK, LangChain.js and undici alone (the floor).
@@ -25,12 +31,15 @@
 // Environment:
 //   BENCH_ROUNDS         rounds of every part but embed (default 5; 2 with BENCH_QUICK=1)
 //   BENCH_QUICK=1        a fast smoke run: fewer calls, 5 000 texts, 1 embed round
-//   BENCH_ONLY           parts to run, comma-separated: chat,stream,embed,gateway,import,telemetry
+//   BENCH_ONLY           parts to run, comma-separated: chat,stream,embed,gateway,import,telemetry,store
 //   BENCH_TELEMETRY_ROUNDS  default max(BENCH_ROUNDS, 5); 2 with BENCH_QUICK=1
 //   BENCH_TELEMETRY_CALLS   chat calls per run with 64 in flight (1 in flight: half); default below
 //   BENCH_TELEMETRY_CONTROL=1  an A/A check of the telemetry rows: the "API, no SDK" process is a second
 //                        no-instrumentation one, so its ratio shows how far apart two identical processes
 //                        come out on this machine (what a 2% target can resolve)
+//   BENCH_STORE_ROUNDS   default BENCH_ROUNDS; BENCH_STORE_HITS cache hits per run (default below)
+//   BENCH_STORE_CALLS    budgeted chat calls per run with 64 in flight (1 in flight: a quarter)
+//   REDIS_SERVER_BIN     the redis-server binary of the store part (default: redis-server on the PATH)
 //   BENCH_EMBED_ROUNDS   default min(BENCH_ROUNDS, 3); BENCH_EMBED_TEXTS default 50000
 //   BENCH_CHAT_CALLS, BENCH_STREAMS, BENCH_GATEWAY_CALLS   per-run counts (defaults below)
 //   BENCH_OUT            the JSON file (default dist/bench-results.json, out of git)
@@ -45,6 +54,7 @@ import { BASELINE, CONTENDERS, EMBED_BATCHING, LABELS } from './bench/contenders
 import { measureGateway } from './bench/gateway-client.mjs';
 import { STREAM_CHUNKS } from './bench/shape.mjs';
 import { buildReport, formatReport } from './bench/report.mjs';
+import { measureStore, STORE_LABELS } from './bench/store.mjs';
 import { measureTelemetry, TELEMETRY_LABELS } from './bench/telemetry.mjs';
 import { forkChild, log, median, stopChild } from './bench/util.mjs';
 
@@ -70,7 +80,7 @@ const EMBED_TEXTS = positive('BENCH_EMBED_TEXTS', QUICK ? 5_000 : 50_000);
 // The AI SDK (float JSON checked by a schema, ~3× slower) and LangChain, context only, run one smaller
 // job per run, against an openai-client job of the same size.
 const EMBED_SMALL_TEXTS = positive('BENCH_EMBED_SMALL_TEXTS', QUICK ? 1_000 : 5_000);
-const SECTIONS = ['chat', 'stream', 'embed', 'gateway', 'import', 'telemetry'];
+const SECTIONS = ['chat', 'stream', 'embed', 'gateway', 'import', 'telemetry', 'store'];
 const ONLY = (process.env.BENCH_ONLY ?? SECTIONS.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -89,6 +99,11 @@ const TELEMETRY_ROUNDS = positive('BENCH_TELEMETRY_ROUNDS', QUICK ? 2 : Math.max
 const telemetryCalls = positive('BENCH_TELEMETRY_CALLS', QUICK ? 600 : 4000);
 const TELEMETRY_COUNTS = { chat64: telemetryCalls, chat1: Math.ceil(telemetryCalls / 2) };
 const TELEMETRY_CONTROL = process.env.BENCH_TELEMETRY_CONTROL === '1';
+// Store: cache hits (1 in flight) and budgeted chat calls per run, in each process.
+const STORE_ROUNDS = positive('BENCH_STORE_ROUNDS', ROUNDS);
+const storeHits = positive('BENCH_STORE_HITS', QUICK ? 300 : 2000);
+const storeCalls = positive('BENCH_STORE_CALLS', QUICK ? 400 : 1500);
+const STORE_COUNTS = { embedHit: storeHits, chatHit: storeHits, budget64: storeCalls, budget1: Math.ceil(storeCalls / 4) };
 const OUT = resolve(root, process.env.BENCH_OUT ?? 'dist/bench-results.json');
 const BOOT_INSTANCES = 100;
 
@@ -130,7 +145,7 @@ const { port } = await upstream.first;
 const baseURL = `http://127.0.0.1:${port}/v1`;
 log(`bench: fake upstream on ${baseURL} (pid ${upstream.child.pid})`);
 
-const raw = { chat: undefined, embed: undefined, gateway: undefined, import: undefined, telemetry: undefined };
+const raw = { chat: undefined, embed: undefined, gateway: undefined, import: undefined, telemetry: undefined, store: undefined };
 const broken = {};
 const timings = {};
 let mark = performance.now();
@@ -212,6 +227,23 @@ if (ONLY.includes('telemetry')) {
     log(`  telemetry: BROKEN: ${err?.stack ?? err}`);
   }
   lap('telemetry');
+}
+
+// --- store: memory against Redis, two processes of the library and a redis-server ------------------------
+if (ONLY.includes('store')) {
+  log(
+    `bench: store (${STORE_ROUNDS} rounds of ${STORE_COUNTS.embedHit} cache hits 1 in flight, embed and generate, and ` +
+      `${STORE_COUNTS.budget64} chat calls 64 in flight, ${STORE_COUNTS.budget1} 1 in flight, on an llm with rpm+tpm; memory and redis processes in turn)`,
+  );
+  try {
+    const s = await measureStore({ baseURL, rounds: STORE_ROUNDS, counts: STORE_COUNTS, track, stopChild });
+    raw.store = s;
+    if (Object.keys(s.broken).length) broken.store = s.broken;
+  } catch (err) {
+    broken.store = { all: String(err?.message ?? err) };
+    log(`  store: BROKEN: ${err?.stack ?? err}`);
+  }
+  lap('store');
 }
 
 // --- the gateway: its own process, measured from this one --------------------------------------------
@@ -298,12 +330,15 @@ const settings = {
   telemetryCounts: TELEMETRY_COUNTS,
   telemetryControl: TELEMETRY_CONTROL,
   telemetryModes: TELEMETRY_LABELS,
+  storeRounds: STORE_ROUNDS,
+  storeCounts: STORE_COUNTS,
+  storeVariants: STORE_LABELS,
 };
 const { figures, context } = buildReport({ raw, broken, settings });
 console.log('');
 console.log(
   `@hush/providers bench, ${startedAt.toISOString()}, node ${process.version}, ${os.cpus().length} cpus; ${QUICK ? 'QUICK; ' : ''}` +
-    `median of ${ROUNDS} rounds (embed ${EMBED_ROUNDS}${ONLY.includes('telemetry') ? `, telemetry ${TELEMETRY_ROUNDS}` : ''}) [min–max of the rounds]`,
+    `median of ${ROUNDS} rounds (embed ${EMBED_ROUNDS}${ONLY.includes('telemetry') ? `, telemetry ${TELEMETRY_ROUNDS}` : ''}${ONLY.includes('store') ? `, store ${STORE_ROUNDS}` : ''}) [min–max of the rounds]`,
 );
 console.log(
   'A ratio is @hush/providers ÷ the openai client, taken within each round: higher is better for /s, lower for ms and MB. ' +
@@ -313,12 +348,17 @@ console.log(
       ? ' Telemetry rows are the library ÷ the library: with @opentelemetry/api and no SDK (or an SDK with an in-memory exporter) ÷ with the API ' +
         'not resolvable ("no OTel"), each in a process of its own, run in turn within each round.'
       : '') +
+    (ONLY.includes('store')
+      ? ' Store rows: the library with store type redis (a local redis-server) ÷ the library with no store (memory), each in a process of ' +
+        'its own, run in turn within each round; the budget rows are stated figures (no target), beside the same llm without rpm/tpm.'
+      : '') +
     '\n',
 );
 console.log(formatReport({ figures, context }));
 const brokenList = Object.entries(broken).flatMap(([part, v]) =>
   typeof v === 'string' ? [`${part}: ${v}`] : Object.entries(v).map(([c, why]) => `${part} ${c}: ${why}`),
 );
+if (raw.store?.skipped) console.log(`\nstore: the Redis rows are ${raw.store.skipped}`);
 if (brokenList.length) console.log(`\nBROKEN (left out of the figures):\n  ${brokenList.map((l) => l.split('\n')[0]).join('\n  ')}`);
 const count = (v) => figures.filter((f) => f.verdict.split(' ')[0] === v).length;
 console.log(
