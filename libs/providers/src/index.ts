@@ -36,7 +36,7 @@ export { cacheStatus, type CacheStatus } from './managed/answer-cache.js';
 
 // Registry and provider types
 export { ProvidersRegistry, NoDefaultInstanceError, UnknownInstanceError } from './registry/providers-registry.js';
-export type { InstanceOfKind, RegistryContents } from './registry/providers-registry.js';
+export type { InstanceOfKind, InstanceRef, RegistryContents, ReloadResult } from './registry/providers-registry.js';
 export type { DefaultChoice } from './config/default-choice.js';
 export { PROVIDER_KINDS } from './core/provider-kind.js';
 export type { ProviderKind } from './core/provider-kind.js';
@@ -58,6 +58,7 @@ export {
 export { Secret, ToBoolean, ToNumber } from './core/config-fields.js';
 export { ProvidersConfigError } from './core/config-error.js';
 export { configKeysOf } from './config/validate-config.js';
+export { configJsonSchema } from './config/json-schema.js';
 export type { ConfigIssue } from './core/config-error.js';
 export { DEFAULT_POLICIES } from './resilience/call-policy.js';
 export type { CallPolicy } from './resilience/call-policy.js';
@@ -65,8 +66,15 @@ export type { PingResult, ProviderInstance } from './core/provider-instance.js';
 
 // Errors
 export { ProviderAbortError, ProviderError, type UpstreamErrorDetail } from './core/provider-error.js';
-export { PROVIDER_CALL_CHANNEL, PROVIDER_ERROR_CHANNEL, PROVIDER_FALLBACK_CHANNEL, PROVIDER_RETRY_CHANNEL, STORE_CHANNEL } from './core/diagnostics.js';
-export type { CallEvent, FallbackEvent, RetryEvent, StoreEvent } from './core/diagnostics.js';
+export {
+  PROVIDER_CALL_CHANNEL,
+  PROVIDER_ERROR_CHANNEL,
+  PROVIDER_FALLBACK_CHANNEL,
+  PROVIDER_RETRY_CHANNEL,
+  RELOAD_CHANNEL,
+  STORE_CHANNEL,
+} from './core/diagnostics.js';
+export type { CallEvent, FallbackEvent, ReloadEvent, RetryEvent, StoreEvent } from './core/diagnostics.js';
 
 // Telemetry
 export type { InstanceUsage } from './telemetry/usage-summary.js';

@@ -28,6 +28,8 @@ export interface LoadedLayers {
   environment: string;
   /** The files that were read, as shown in errors. */
   files: string[];
+  /** Absolute paths whose change changes the config: each base file and its overlay, present or not. */
+  watched: string[];
 }
 
 const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -48,11 +50,13 @@ export function loadConfigLayers(options: ConfigSourceOptions, issues: ConfigIss
   const bases = explicit === undefined ? [DEFAULT_CONFIG_PATH] : Array.isArray(explicit) ? explicit : [explicit];
   const layers: ConfigLayer[] = [];
   const files: string[] = [];
+  const watched: string[] = [];
   const show = (abs: string) => (isAbsolute(abs) && abs.startsWith(cwd) ? relative(cwd, abs) : abs);
 
   for (const base of bases) {
     const abs = resolve(cwd, base);
     if (!existsSync(abs)) {
+      if (explicit !== undefined || options.config === undefined) watched.push(abs);
       // The default file may be absent when the config is inline; a path the user named must exist.
       if (explicit === undefined && options.config !== undefined) continue;
       issues.push({
@@ -68,6 +72,7 @@ export function loadConfigLayers(options: ConfigSourceOptions, issues: ConfigIss
       continue;
     }
     for (const file of [abs, ...(ENVIRONMENT_NAME.test(environment) ? [overlayPath(abs, environment)] : [])]) {
+      watched.push(file);
       if (file !== abs && !existsSync(file)) continue;
       const layer = readYamlLayer(file, show(file), env, issues);
       files.push(show(file));
@@ -79,7 +84,7 @@ export function loadConfigLayers(options: ConfigSourceOptions, issues: ConfigIss
   }
   let value: unknown = {};
   for (const layer of layers) value = mergeLayer(value, layer.value);
-  return { value: stripNulls(value), layers, environment, files };
+  return { value: stripNulls(value), layers, environment, files, watched };
 }
 
 /** Interpolates every string of a plain value (the inline config), reporting problems by key path. */

@@ -1,3 +1,4 @@
+import type { ReloadResult } from './reload-result.js';
 import { channel } from 'node:diagnostics_channel';
 
 /**
@@ -103,4 +104,18 @@ export interface StoreEvent {
   state: 'unavailable' | 'available';
   /** Why it became unavailable: `connection refused`, `wrong password`, `no answer within 250 ms`, ... */
   reason?: string;
+}
+
+/**
+ * Published after every reload of the providers config (`ProvidersRegistry.reload`, a watched file, the
+ * gateway's SIGHUP): what changed, by key names only, or why the new config was refused.
+ */
+export const RELOAD_CHANNEL = 'hush.providers:reload';
+
+export type ReloadEvent = ({ ok: true } & ReloadResult) | { ok: false; error: string };
+
+const reloads = channel(RELOAD_CHANNEL);
+
+export function publishReload(event: ReloadEvent): void {
+  if (reloads.hasSubscribers) reloads.publish(event);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ProviderKind } from '../core/provider-kind.js';
 import type { ResultCache } from '../store/shared-store.js';
+import { stableJson } from '../core/stable-json.js';
 
 /**
  * How a call's answer came, on an instance with `cache:`: all from the cache (`hit`), part from it
@@ -80,14 +81,4 @@ export class AnswerCache {
 /** The instance's cache, when its config has `cache:`. */
 export function answerCacheOf(cache: ResultCache, config: { cache?: { ttlMs: number } }, kind: ProviderKind): AnswerCache | undefined {
   return config.cache ? new AnswerCache(cache, config.cache.ttlMs, kind) : undefined;
-}
-
-/** JSON with every object's keys sorted and `undefined` left out, so equal requests give equal text. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
 }

@@ -6,7 +6,7 @@ import { ProviderDefinitionTable } from '../config/provider-definition-table.js'
 import type { ProvidersModuleOptions } from './providers-options.js';
 
 /** Reads, merges and validates the config: synchronously, so that names are known to the module. */
-export function prepareConfig(options: ProvidersModuleOptions): { resolved: ResolvedConfig; error?: ProvidersConfigError } {
+export function prepareConfig(options: ProvidersModuleOptions): PreparedConfig {
   const issues: ConfigIssue[] = [];
   const table = new ProviderDefinitionTable(BUILTIN_PROVIDERS, options.providers ?? [], issues);
   const loaded = loadConfigLayers(options, issues);
@@ -15,7 +15,14 @@ export function prepareConfig(options: ProvidersModuleOptions): { resolved: Reso
   // A value whose ${VAR} failed is already reported; its emptiness would only be reported again.
   const reported = new Set(issues.map((i) => i.path).filter(Boolean));
   issues.push(...found.filter((i) => !i.path || !reported.has(i.path)));
-  return { resolved, error: issues.length > 0 ? new ProvidersConfigError(inReadingOrder(issues, loaded.files)) : undefined };
+  return { resolved, error: issues.length > 0 ? new ProvidersConfigError(inReadingOrder(issues, loaded.files)) : undefined, watched: loaded.watched };
+}
+
+export interface PreparedConfig {
+  resolved: ResolvedConfig;
+  error?: ProvidersConfigError;
+  /** The files to watch for changes (see `LoadedLayers.watched`). */
+  watched: string[];
 }
 
 /** The same, throwing the config error (for forRootAsync, where names come later anyway). */

@@ -1,11 +1,11 @@
 import { Module, type DynamicModule, type FactoryProvider, type Provider } from '@nestjs/common';
 import type { ProvidersConfigError } from '../core/config-error.js';
 import type { ResolvedConfig } from '../config/validate-config.js';
-import { createRegistry, type RegistryOptions } from './create-registry.js';
+import { createRegistry, type RegistryOptions, type ReloadOptions } from './create-registry.js';
 import { PROVIDER_KINDS, type ProviderKind } from '../core/provider-kind.js';
 import { ProvidersRegistry } from '../registry/providers-registry.js';
 import { defaultInstanceProvider } from './default-instance.provider.js';
-import { loadResolvedConfig } from './prepare-config.js';
+import { prepareConfig } from './prepare-config.js';
 import type { DeclaredNames, ProvidersModuleAsyncOptions } from './providers-options.js';
 import { getProviderToken } from './tokens.js';
 
@@ -29,7 +29,7 @@ export class ProvidersCoreModule {
   static forRoot(
     prepared: { resolved: ResolvedConfig; error?: ProvidersConfigError },
     isGlobal: boolean,
-    registryOptions: RegistryOptions = {},
+    registryOptions: RegistryOptions & ReloadOptions = {},
   ): DynamicModule {
     const { resolved, error } = prepared;
     const registry: Provider = {
@@ -47,12 +47,19 @@ export class ProvidersCoreModule {
   static forRootAsync(options: ProvidersModuleAsyncOptions): DynamicModule {
     const registry: Provider = {
       provide: ProvidersRegistry,
-      useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) =>
-        createRegistry(loadResolvedConfig({ ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] }), {
+      useFactory: async (factoryOptions: Awaited<ReturnType<ProvidersModuleAsyncOptions['useFactory']>>) => {
+        const configOptions = { ...factoryOptions, providers: [...(options.providers ?? []), ...(factoryOptions?.providers ?? [])] };
+        const prepared = prepareConfig(configOptions);
+        if (prepared.error) throw prepared.error;
+        return createRegistry(prepared.resolved, {
           shutdownGraceMs: factoryOptions?.shutdownGraceMs,
           tokenProviders: factoryOptions?.tokenProviders,
           transport: factoryOptions?.transport,
-        }),
+          telemetry: factoryOptions?.telemetry,
+          reread: () => prepareConfig(configOptions),
+          watch: factoryOptions?.watch ? prepared.watched : undefined,
+        });
+      },
       inject: [ASYNC_OPTIONS],
     };
     const factory: Provider = { provide: ASYNC_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };

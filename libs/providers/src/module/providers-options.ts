@@ -11,6 +11,8 @@ export interface ProvidersConfig {
   embedding?: Record<string, { type: string; [key: string]: unknown } | null>;
   reranker?: Record<string, { type: string; [key: string]: unknown } | null>;
   defaults?: Partial<Record<ProviderKind, string>>;
+  /** Where budgets, cooldowns and caches live: `{ type: 'memory' }` (the default) or `{ type: 'redis', url, keyPrefix, required, timeoutMs }`. */
+  store?: { type: string; [key: string]: unknown };
 }
 
 export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'config'> {
@@ -40,6 +42,11 @@ export interface ProvidersModuleOptions extends Omit<ConfigSourceOptions, 'confi
    * `captureContent` turns it on for that instance alone).
    */
   telemetry?: TelemetryOptions;
+  /**
+   * Reload when a config file (a base file or its overlay) changes: the same as calling
+   * `ProvidersRegistry.reload()`. Default false.
+   */
+  watch?: boolean;
 }
 
 /** Names to bind to tokens when they are only known inside an async factory. */

@@ -19,11 +19,14 @@ export class ProvidersModule {
    * as one ProvidersConfigError when the application bootstraps.
    */
   static forRoot(options: ProvidersModuleOptions = {}): DynamicModule {
-    const core = ProvidersCoreModule.forRoot(prepareConfig(options), options.isGlobal ?? true, {
+    const prepared = prepareConfig(options);
+    const core = ProvidersCoreModule.forRoot(prepared, options.isGlobal ?? true, {
       shutdownGraceMs: options.shutdownGraceMs,
       tokenProviders: options.tokenProviders,
       transport: options.transport,
       telemetry: options.telemetry,
+      reread: () => prepareConfig(options),
+      watch: options.watch ? prepared.watched : undefined,
     });
     return { module: ProvidersModule, imports: [core], exports: [core] };
   }

@@ -6,6 +6,9 @@ import type { ProviderKind } from '../core/provider-kind.js';
 import type { DefaultChoice } from '../config/default-choice.js';
 import type { InstanceUsage } from '../telemetry/usage-summary.js';
 import { redactSecrets } from '../core/redact.js';
+import type { ReloadResult } from '../core/reload-result.js';
+
+export type { InstanceRef, ReloadResult } from '../core/reload-result.js';
 
 export interface InstanceOfKind {
   llm: LLM;
@@ -14,14 +17,17 @@ export interface InstanceOfKind {
 }
 
 export interface RegistryContents {
+  /** Read at every lookup: a reload changes what they hold. */
   instances: { [K in ProviderKind]: ReadonlyMap<string, InstanceOfKind[K]> };
   defaults: { [K in ProviderKind]: DefaultChoice };
   /** Frees what the instances hold (sockets, models); called once, on application shutdown. */
   close?: () => Promise<void>;
-  /** Every instance's secret values, for `redact`. */
-  secrets?: readonly string[];
+  /** Every instance's secret values, for `redact` (a function when a reload may change them). */
+  secrets?: readonly string[] | (() => readonly string[]);
   /** What each instance's calls came to. */
   usage?: () => InstanceUsage[];
+  /** Reads and applies the config again (see `ProvidersRegistry.reload`). */
+  reload?: () => Promise<ReloadResult>;
 }
 
 const KIND_LABEL: Record<ProviderKind, string> = { llm: 'LLM', embedding: 'embedder', reranker: 'reranker' };
@@ -59,14 +65,27 @@ export class NoDefaultInstanceError extends Error {
  */
 export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicationShutdown {
   private closed?: Promise<void>;
-  private readonly contents: Omit<RegistryContents, 'secrets'>;
-  // A private field: util.inspect of the registry never shows it.
-  readonly #secrets: readonly string[];
+  // Private fields: util.inspect of the registry never shows the secrets in them.
+  readonly #contents: RegistryContents;
+  readonly #secrets: () => readonly string[];
 
   constructor(contents: RegistryContents) {
-    const { secrets, ...rest } = contents;
-    this.contents = rest;
-    this.#secrets = [...new Set(secrets ?? [])];
+    this.#contents = contents;
+    const secrets = contents.secrets ?? [];
+    const fixed = typeof secrets === 'function' ? undefined : [...new Set(secrets)];
+    this.#secrets = fixed ? () => fixed : (secrets as () => readonly string[]);
+  }
+
+  /**
+   * Reads the config files again and applies them to new calls: an invalid config is refused with
+   * the bootstrap's ProvidersConfigError (the running config stays); a valid one replaces the
+   * instances whose entries changed (the objects the app holds stay the same; calls in flight end on
+   * the instance they started on), adds new names and retires removed ones. Published on
+   * `hush.providers:reload` and logged. `forRoot({ watch: true })` calls it when a config file changes.
+   */
+  reload(): Promise<ReloadResult> {
+    if (!this.#contents.reload) return Promise.reject(new Error('This registry was not made from a config that can be read again.'));
+    return this.#contents.reload();
   }
 
   /**
@@ -75,7 +94,7 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
    * listed.
    */
   usage(): InstanceUsage[] {
-    return this.contents.usage?.() ?? [];
+    return this.#contents.usage?.() ?? [];
   }
 
   /**
@@ -84,7 +103,7 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
    * library's own redaction.
    */
   redact(text: string): string {
-    return redactSecrets(text, this.#secrets);
+    return redactSecrets(text, this.#secrets());
   }
 
   llm(name?: string): LLM {
@@ -101,34 +120,34 @@ export class ProvidersRegistry implements BeforeApplicationShutdown, OnApplicati
 
   /** The configured names of a kind, in YAML order. */
   names(kind: ProviderKind): string[] {
-    return [...this.contents.instances[kind].keys()];
+    return [...this.#contents.instances[kind].keys()];
   }
 
   has(kind: ProviderKind, name: string): boolean {
-    return this.contents.instances[kind].has(name);
+    return this.#contents.instances[kind].has(name);
   }
 
   /** The default instance's name of a kind, or undefined where the config decides none. */
   defaultName(kind: ProviderKind): string | undefined {
-    const choice = this.contents.defaults[kind];
+    const choice = this.#contents.defaults[kind];
     return 'name' in choice ? choice.name : undefined;
   }
 
   get<K extends ProviderKind>(kind: K, name?: string): InstanceOfKind[K] {
     let key = name;
     if (key === undefined) {
-      const choice = this.contents.defaults[kind];
+      const choice = this.#contents.defaults[kind];
       if ('problem' in choice) throw new NoDefaultInstanceError(kind, choice.problem);
       key = choice.name;
     }
-    const instance = this.contents.instances[kind].get(key);
+    const instance = this.#contents.instances[kind].get(key);
     if (!instance) throw new UnknownInstanceError(kind, key, this.names(kind));
     return instance;
   }
 
   /** Closes every instance once; later calls wait for the same close. */
   close(): Promise<void> {
-    this.closed ??= this.contents.close?.() ?? Promise.resolve();
+    this.closed ??= this.#contents.close?.() ?? Promise.resolve();
     return this.closed;
   }
 
