@@ -31,6 +31,7 @@ export class AppModule {
       imports: [
         // No upstream address leaves the gateway: /metrics is readable with a client key (spans keep it).
         ProvidersModule.forRoot({
+          watch: resolved.watchConfig,
           ...options.providers,
           transport: upstream,
           telemetry: { serverAddressOnMetrics: false, ...options.providers?.telemetry },

@@ -23,6 +23,13 @@ export interface GatewayOptions {
    * Default: `GATEWAY_METRICS_PUBLIC` (`true`/`false`), else false: /metrics needs a client key.
    */
   metricsPublic?: boolean;
+  /**
+   * Reload the providers config when its files change (`forRoot({ watch: true })`). Default:
+   * `GATEWAY_WATCH_CONFIG` (`true`/`false`), else false. SIGHUP reloads it either way.
+   */
+  watchConfig?: boolean;
+  /** Reload the providers config on SIGHUP; default true (`createApp` for tests may turn it off). */
+  reloadOnSighup?: boolean;
   /** Logs: `format: 'text'` (Nest's logger, the default) or `'json'` (pino); default `GATEWAY_LOG_FORMAT`. */
   log?: GatewayLogOptions;
   /**
@@ -52,6 +59,8 @@ export interface ResolvedGatewayOptions {
   apiKeys: readonly ClientKey[];
   health: ProvidersHealthOptions;
   metricsPublic: boolean;
+  watchConfig: boolean;
+  reloadOnSighup: boolean;
 }
 
 /** Readiness polls (a load balancer's, every second or so) reuse an instance's outcome this long. */
@@ -116,7 +125,14 @@ export function parseBooleanEnv(name: string, value: string | undefined, fallbac
 export function resolveGatewayOptions(options: GatewayOptions, env: Readonly<Record<string, string | undefined>> = process.env): ResolvedGatewayOptions {
   const apiKeys = parseClientKeys(options.apiKeys ?? apiKeysFromEnv(env));
   const metricsPublic = options.metricsPublic ?? parseBooleanEnv('GATEWAY_METRICS_PUBLIC', env.GATEWAY_METRICS_PUBLIC, false);
-  return { apiKeys, health: { cacheTtlMs: DEFAULT_READINESS_CACHE_MS, ...options.health }, metricsPublic };
+  const watchConfig = options.watchConfig ?? parseBooleanEnv('GATEWAY_WATCH_CONFIG', env.GATEWAY_WATCH_CONFIG, false);
+  return {
+    apiKeys,
+    health: { cacheTtlMs: DEFAULT_READINESS_CACHE_MS, ...options.health },
+    metricsPublic,
+    watchConfig,
+    reloadOnSighup: options.reloadOnSighup ?? true,
+  };
 }
 
 const SIZE = /^((-|\+)?(\d+(?:\.\d+)?)) *(kb|mb|gb|tb|pb)$/i;

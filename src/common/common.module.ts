@@ -3,6 +3,7 @@ import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from '../gateway-options
 import { ApiKeys } from '../auth/api-keys.js';
 import { GatewayObservability } from '../observability/observability.js';
 import { RequestContext } from '../observability/request-context.js';
+import { ConfigReloadOnSignal } from './config-reload.js';
 import { GatewayErrors } from './gateway-errors.js';
 import { ModelResolver } from './models.js';
 
@@ -31,6 +32,7 @@ export class CommonModule {
         { provide: GatewayObservability, useValue: observability },
         { provide: RequestContext, useValue: observability.requests },
         ObservabilityShutdown,
+        ConfigReloadOnSignal,
         ApiKeys,
         ModelResolver,
         GatewayErrors,
