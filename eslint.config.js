@@ -27,6 +27,7 @@ const LAYERS = {
   module: ['core', 'config', 'http', 'toolkit', 'providers', 'telemetry', 'store', 'resilience', 'managed', 'registry'],
   health: ['core', 'registry'],
   testing: ['core', 'config', 'telemetry', 'store', 'resilience', 'registry', 'module'],
+  cli: ['core', 'config', 'module', 'registry'],
 };
 const VENDORS = ['anthropic', 'azure-openai', 'cohere', 'gemini', 'jina', 'llama-cpp', 'ollama', 'openai', 'pinecone', 'tei', 'vllm', 'voyage'];
 

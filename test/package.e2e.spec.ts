@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { installFreshProject, packLibrary, versionOf } from './support/packed-package.js';
 
-const root = join(import.meta.dirname, '..');
 const consumer = join(import.meta.dirname, 'consumer');
-const versionOf = (pkg: string) => (JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * The published package, as a user gets it: `npm pack`, installed into a fresh Nest 12 project
@@ -22,27 +21,9 @@ describe('npm pack -w @hush/providers', () => {
     const run = (cmd: string, args: string[], cwd: string) =>
       execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'development' } });
 
-    run('npm', ['pack', '-w', '@hush/providers', '--pack-destination', dir, '--silent'], root);
-    const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+    const tarball = packLibrary(dir);
     expect(tarball).toMatch(/^hush-providers-\d+\.\d+\.\d+\.tgz$/);
 
-    const nest = versionOf('@nestjs/core');
-    writeFileSync(
-      join(dir, 'package.json'),
-      JSON.stringify({
-        name: 'fresh-nest-app',
-        private: true,
-        type: 'module',
-        dependencies: {
-          '@hush/providers': `file:./${tarball}`,
-          '@nestjs/common': nest,
-          '@nestjs/core': nest,
-          'reflect-metadata': versionOf('reflect-metadata'),
-          rxjs: versionOf('rxjs'),
-        },
-        devDependencies: { typescript: versionOf('typescript'), '@types/node': versionOf('@types/node') },
-      }),
-    );
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
@@ -68,7 +49,7 @@ describe('npm pack -w @hush/providers', () => {
     copyFileSync(join(consumer, 'cjs-check.cjs'), join(dir, 'cjs-check.cjs'));
     copyFileSync(join(consumer, 'lean-import.mjs'), join(dir, 'lean-import.mjs'));
 
-    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent'], dir);
+    installFreshProject(dir, tarball, { devDependencies: { typescript: versionOf('typescript'), '@types/node': versionOf('@types/node') } });
     // The package's types must compile in the user's project (skipLibCheck off).
     run(join(dir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], dir);
     const out = JSON.parse(run('node', ['dist/main.js'], dir).trim()) as Record<string, unknown>;

@@ -58,6 +58,7 @@ export {
 export { Secret, ToBoolean, ToNumber } from './core/config-fields.js';
 export { ProvidersConfigError } from './core/config-error.js';
 export { configKeysOf } from './config/validate-config.js';
+export { configJsonSchema } from './config/json-schema.js';
 export type { ConfigIssue } from './core/config-error.js';
 export { DEFAULT_POLICIES } from './resilience/call-policy.js';
 export type { CallPolicy } from './resilience/call-policy.js';

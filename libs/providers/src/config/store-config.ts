@@ -18,7 +18,7 @@ export interface RedisStoreConfig {
 export const STORE_DEFAULTS = { keyPrefix: 'hush', required: false, timeoutMs: 250 } as const;
 
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'url', 'keyPrefix', 'required', 'timeoutMs'] } as const;
-const KEY_PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const KEY_PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 type Problem = (path: KeyPath, message: string, hint?: string) => void;
 

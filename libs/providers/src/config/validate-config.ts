@@ -38,7 +38,8 @@ export interface ResolvedConfig {
 }
 
 export const TOP_LEVEL_SECTIONS = [...PROVIDER_KINDS, 'defaults', 'store'] as const;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+/** What an instance name (`llm.<name>`) may be. */
+export const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 
 // OpenAI's chat parameters, which users write beside `model` by habit.
 const CALL_PARAMETERS = new Set([
@@ -109,7 +110,7 @@ function validateInstance(
   problem: (path: KeyPath, message: string, hint?: string) => void,
 ): ResolvedInstance | undefined {
   const path: KeyPath = [kind, name];
-  if (!NAME.test(name)) {
+  if (!INSTANCE_NAME.test(name)) {
     problem(path, `The name "${name}" is not usable as an instance name.`, 'Start with a letter or digit; then letters, digits, ".", "_", "-", ":", "/" or "@".');
     return undefined;
   }

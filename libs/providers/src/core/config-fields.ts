@@ -2,6 +2,9 @@ import { Transform } from './validation.js';
 
 const SECRET_FIELDS = Symbol.for('hush.providers.secretFields');
 
+/** An HTTP header name (RFC 9110 token), as a `headers:` map's keys must be. */
+export const HTTP_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** Marks a config field as secret: it prints as `***` in every error, log line and report. */
 export function Secret(): PropertyDecorator {
   return (target, key) => {

@@ -100,11 +100,13 @@ export class LLMPricing {
 
 /** What an embedder's calls cost, US dollars per million input tokens. */
 export class EmbeddingPricing {
+  /** Input tokens. */
   @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) inputPerMTok!: number;
 }
 
 /** What a reranker's calls cost, US dollars per search (one query, however many documents and requests). */
 export class RerankerPricing {
+  /** One search: one query, whatever the documents and requests. */
   @ToNumber() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) perSearch!: number;
 }
 

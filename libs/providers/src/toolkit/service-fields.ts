@@ -1,5 +1,5 @@
 import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, ValidateBy } from '../core/validation.js';
-import { Secret } from '../core/config-fields.js';
+import { HTTP_HEADER_NAME, Secret } from '../core/config-fields.js';
 import type { HttpClientOptions } from '../http/http-client.js';
 
 /**
@@ -11,8 +11,6 @@ import type { HttpClientOptions } from '../http/http-client.js';
 // fetch refuses URLs with credentials in them: say so at bootstrap, not at the first call.
 export const SERVICE_URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'], disallow_auth: true };
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /** A map of HTTP header names to string values. */
 export function IsHeaderMap(): PropertyDecorator {
   return ValidateBy({
@@ -22,7 +20,7 @@ export function IsHeaderMap(): PropertyDecorator {
         typeof value === 'object' &&
         value !== null &&
         !Array.isArray(value) &&
-        Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string'),
+        Object.entries(value).every(([name, v]) => HTTP_HEADER_NAME.test(name) && typeof v === 'string'),
       defaultMessage: () => '$property must map header names to string values',
     },
   });
