@@ -3,7 +3,7 @@ import { ProvidersConfigError } from '../core/config-error.js';
 import type { PingResult, ProviderInstance } from '../core/provider-instance.js';
 import type { ProvidersModuleOptions } from '../module/providers-options.js';
 import type { ProvidersRegistry } from '../registry/providers-registry.js';
-import { formatRows, type InstanceRow } from './check.js';
+import { formatRows, type InstanceRow } from './instance-rows.js';
 import { EXIT } from './exit-codes.js';
 
 type Outcome = { state: 'pending' } | { state: 'up'; result: PingResult } | { state: 'unchecked' } | { state: 'down'; message: string };
