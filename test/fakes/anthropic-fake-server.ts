@@ -21,7 +21,11 @@ export interface AnthropicFakeOptions {
   apiKey?: string;
 }
 
-export type ScriptedBlock = { type: 'text'; text: string } | { type: 'tool_use'; id?: string; name: string; input: Record<string, unknown> };
+export type ScriptedBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id?: string; name: string; input: Record<string, unknown> }
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
 
 export interface ScriptedReply {
   content: ScriptedBlock[];
@@ -145,7 +149,7 @@ export class AnthropicFakeServer extends FakeHttpServer {
     const seq = request.seq;
     const id = `msg_fake${seq}`;
     const content = reply.content.map((block, i) => (block.type === 'tool_use' ? { ...block, id: block.id ?? `toolu_fake${seq}_${i}` } : block));
-    const outputTokens = content.reduce((n, b) => n + (b.type === 'text' ? countWords(b.text) : 8), 0);
+    const outputTokens = content.reduce((n, b) => n + (b.type === 'text' ? countWords(b.text) : b.type === 'thinking' ? countWords(b.thinking) : 8), 0);
     const stopSequence = reply.stopReason === 'stop_sequence' ? (body.stop_sequences?.[0] ?? null) : null;
     const usage = {
       input_tokens: inputWords(body),
@@ -182,6 +186,15 @@ export class AnthropicFakeServer extends FakeHttpServer {
         frames.push(frame('content_block_start', { index, content_block: { type: 'text', text: '' } }));
         if (index === 0) frames.push(frame('ping', {}));
         block.text.split(/(?= )/).forEach((piece) => frames.push(frame('content_block_delta', { index, delta: { type: 'text_delta', text: piece } })));
+      } else if (block.type === 'thinking') {
+        // As the API does: the thought in pieces, then its signature in one signature_delta.
+        frames.push(frame('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+        block.thinking
+          .split(/(?= )/)
+          .forEach((piece) => frames.push(frame('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: piece } })));
+        frames.push(frame('content_block_delta', { index, delta: { type: 'signature_delta', signature: block.signature } }));
+      } else if (block.type === 'redacted_thinking') {
+        frames.push(frame('content_block_start', { index, content_block: { type: 'redacted_thinking', data: block.data } }));
       } else {
         frames.push(frame('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }));
         if (index === 0) frames.push(frame('ping', {}));
@@ -237,6 +250,16 @@ function inputWords(body: any): number {
   return countWords(system) + body.messages.reduce((n: number, m: any) => n + countWords(textOf(m.content)), 0);
 }
 
+/** `cache_control` where a block carries one: `{type: 'ephemeral', ttl?: '5m' | '1h'}`. */
+function cacheControlProblem(block: Record<string, unknown>, where: string): string | undefined {
+  const cache = block.cache_control;
+  if (cache === undefined) return undefined;
+  if (!isObject(cache) || cache.type !== 'ephemeral') return `${where}.cache_control.type: Input should be 'ephemeral'`;
+  for (const key of Object.keys(cache)) if (key !== 'type' && key !== 'ttl') return `${where}.cache_control.${key}: Extra inputs are not permitted`;
+  if (cache.ttl !== undefined && cache.ttl !== '5m' && cache.ttl !== '1h') return `${where}.cache_control.ttl: Input should be '5m' or '1h'`;
+  return undefined;
+}
+
 /** The API's validation, in its words where they are known; undefined when the body is fine. */
 function validate(body: any): string | undefined {
   for (const key of Object.keys(body)) if (!BODY_KEYS.has(key)) return `${key}: Extra inputs are not permitted`;
@@ -246,6 +269,24 @@ function validate(body: any): string | undefined {
   if (!Array.isArray(body.messages)) return 'messages: Field required';
   if (body.messages.length === 0) return 'messages: at least one message is required';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid string';
+  if (Array.isArray(body.system)) {
+    for (const [b, block] of body.system.entries()) {
+      if (!isObject(block) || block.type !== 'text' || typeof block.text !== 'string' || block.text === '')
+        return `system.${b}: text content blocks must be non-empty`;
+      const problem = cacheControlProblem(block, `system.${b}`);
+      if (problem) return problem;
+    }
+  }
+  if (body.thinking !== undefined) {
+    const thinking = body.thinking;
+    if (!isObject(thinking) || !['enabled', 'disabled'].includes(thinking.type as string))
+      return "thinking: Input tag does not match any of the expected tags: 'enabled', 'disabled'";
+    if (thinking.type === 'enabled') {
+      if (!Number.isInteger(thinking.budget_tokens) || (thinking.budget_tokens as number) < 1024)
+        return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+      if ((thinking.budget_tokens as number) >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`.';
+    }
+  }
   if (body.temperature !== undefined && !(typeof body.temperature === 'number' && body.temperature >= 0 && body.temperature <= 1)) {
     return 'temperature: Input should be less than or equal to 1';
   }
@@ -297,6 +338,13 @@ function validate(body: any): string | undefined {
       if (!isObject(block) || !BLOCK_TYPES.has(block.type))
         return `messages.${i}.content.${b}: Input tag '${String(block?.type)}' found using 'type' does not match any of the expected tags`;
       if (block.type === 'text' && (typeof block.text !== 'string' || block.text === '')) return 'messages: text content blocks must be non-empty';
+      const cacheProblem = cacheControlProblem(block, `messages.${i}.content.${b}`);
+      if (cacheProblem) return cacheProblem;
+      if (block.type === 'thinking' || block.type === 'redacted_thinking') {
+        if (message.role !== 'assistant') return `messages.${i}.content.${b}: thinking blocks are only allowed in assistant messages`;
+        if (block.type === 'thinking' && (typeof block.signature !== 'string' || block.signature === ''))
+          return `messages.${i}.content.${b}.thinking.signature: Field required`;
+      }
       if (block.type === 'tool_use') {
         if (message.role !== 'assistant') return `messages.${i}.content.${b}: tool_use blocks are only allowed in assistant messages`;
         if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input))

@@ -12,10 +12,14 @@ export type {
   ChatCompletionChunk,
   ChatCompletionMessageParam,
   GenerateBatchOptions,
+  GenerateObjectOptions,
+  GenerateObjectResult,
   GenerateOptions,
   LLMCallOptions,
   LLMDriver,
+  StructuredOutputMode,
 } from './core/llm.js';
+export { objectSchemaOf, type DtoClass, type JsonSchema, type ObjectSchema } from './core/object-schema.js';
 export { Embedder } from './core/embedder.js';
 export type {
   EmbedOptions,
@@ -66,6 +70,7 @@ export type { PingResult, ProviderInstance } from './core/provider-instance.js';
 
 // Errors
 export { ProviderAbortError, ProviderError, type UpstreamErrorDetail } from './core/provider-error.js';
+export { StructuredOutputError } from './core/structured-output-error.js';
 export {
   PROVIDER_CALL_CHANNEL,
   PROVIDER_ERROR_CHANNEL,

@@ -8,11 +8,15 @@ import type { TokenUsage } from '../telemetry/pricing.js';
 import { ManagedInstance, type AttemptHold, type Lease, type ManagedInstanceInit } from '../resilience/managed-instance.js';
 import { mapConcurrent } from '../resilience/concurrency.js';
 import { answerCacheOf, markCache, type AnswerCache } from './answer-cache.js';
+import { generateObjectWith, maxRepairsOf } from '../core/structured-output.js';
+import type { DtoClass } from '../core/object-schema.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionMessageParam,
   GenerateBatchOptions,
+  GenerateObjectOptions,
+  GenerateObjectResult,
   GenerateOptions,
   LLM,
   LLMCallOptions,
@@ -20,6 +24,7 @@ import type {
 } from '../core/llm.js';
 
 const DEFAULT_BATCH_CONCURRENCY = 4;
+const DEADLINE_SLACK_MS = 50;
 
 // The reason a finished stream's request is ended with; one shared instance spares an error per stream.
 const STREAM_ENDED = new ProviderAbortError('the stream has ended');
@@ -212,6 +217,38 @@ export class ManagedLLM extends ManagedInstance<LLMDriver, ManagedLLM> implement
       throw err;
     } finally {
       unlink();
+    }
+  }
+
+  /**
+   * One deadline for the whole call (`timeoutMs`, else the instance's): each answer and each repair
+   * is an ordinary `generate` within what is left of it, so repairs never stretch the caller's wait.
+   */
+  async generateObject<T extends object>(
+    dto: DtoClass<T>,
+    messages: ChatCompletionMessageParam[],
+    options: GenerateObjectOptions = {},
+  ): Promise<GenerateObjectResult<T>> {
+    const { signal, timeoutMs, ...rest } = options;
+    maxRepairsOf(options);
+    const scope = this.openScope(timeoutMs, signal);
+    try {
+      return await generateObjectWith(
+        (conversation, callOptions) => {
+          scope.attempts++;
+          // The inner deadline is a little past the outer one, so the outer (with the whole call's timeoutMs) is the one reported.
+          return this.generate(conversation, { ...callOptions, signal: scope.signal, timeoutMs: Math.max(1, scope.remainingMs()) + DEADLINE_SLACK_MS }).catch(
+            (err: unknown) => {
+              throw scope.failure(err, this);
+            },
+          );
+        },
+        dto,
+        messages,
+        rest,
+      );
+    } finally {
+      scope.dispose();
     }
   }
 

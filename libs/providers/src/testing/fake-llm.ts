@@ -1,19 +1,32 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { raceAbort, sleep, throwIfAborted } from '../core/abort.js';
-import type { GenerateBatchOptions, GenerateOptions, LLM } from '../core/llm.js';
+import type { GenerateBatchOptions, GenerateObjectOptions, GenerateObjectResult, GenerateOptions, LLM } from '../core/llm.js';
+import type { DtoClass } from '../core/object-schema.js';
+import { generateObjectWith } from '../core/structured-output.js';
 import { mapConcurrent } from '../resilience/concurrency.js';
 import { FakeInstance, type FakeInstanceOptions } from './fake-instance.js';
 
+/** An object answered as JSON text: what `generateObject` reads (it may break the DTO's rules, to test repairs). */
+export interface FakeObjectReply {
+  object: unknown;
+}
+
+/** An answer that calls tools: `arguments` as an object (sent as JSON) or as the raw string. */
+export interface FakeToolCallsReply {
+  toolCalls: Array<{ name: string; arguments?: unknown; id?: string }>;
+}
+
 /** What a scripted reply function may give back; an `Error` (returned or thrown) makes the call reject. */
-export type FakeReplyValue = string | ChatCompletion | Error;
+export type FakeReplyValue = string | ChatCompletion | FakeObjectReply | FakeToolCallsReply | Error;
 
 /** Computes a reply from the call itself; `options` is the call's own, signal included. */
 export type FakeReplyFn = (messages: ChatCompletionMessageParam[], options: GenerateOptions) => FakeReplyValue | Promise<FakeReplyValue>;
 
 /**
- * One scripted reply: a text (wrapped in a well-formed completion), a whole `ChatCompletion`
- * (returned as given, e.g. for tool calls), an `Error` (the call rejects with it), or a function.
+ * One scripted reply: a text (wrapped in a well-formed completion), `{ object }` (its JSON as the
+ * text), `{ toolCalls }` (an answer calling those tools), a whole `ChatCompletion` (returned as
+ * given), an `Error` (the call rejects with it), or a function.
  */
 export type FakeReply = FakeReplyValue | FakeReplyFn;
 
@@ -110,6 +123,19 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
     return mapConcurrent(batch, concurrency, (messages) => this.generate(messages, callOptions));
   }
 
+  /**
+   * The real `generateObject` (schema, parsing, validation, repairs) over this fake's `generate`:
+   * script `{ object }` replies, one per attempt. Each attempt is recorded as a `generate` call whose
+   * options carry the `response_format` asked for.
+   */
+  generateObject<T extends object>(
+    dto: DtoClass<T>,
+    messages: ChatCompletionMessageParam[],
+    options: GenerateObjectOptions = {},
+  ): Promise<GenerateObjectResult<T>> {
+    return generateObjectWith((conversation, callOptions) => this.generate(conversation, callOptions), dto, messages, options);
+  }
+
   private take(method: FakeLLMCall['method'], messages: ChatCompletionMessageParam[], options: GenerateOptions): FakeReply {
     const { signal: _signal, ...recorded } = options;
     this.calls.push({ method, messages: [...messages], options: recorded });
@@ -131,6 +157,8 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
     throwIfAborted(signal);
     if (value instanceof Error) throw value;
     if (typeof value === 'string') return this.completion(value, messages);
+    if (isObjectReply(value)) return this.completion(JSON.stringify(value.object), messages);
+    if (isToolCallsReply(value)) return this.toolCallCompletion(value, messages);
     // A copy, so a reply reused as the default is never shared between callers.
     return structuredClone(value);
   }
@@ -151,6 +179,21 @@ export class FakeLLM extends FakeInstance<FakeLLMCall> implements LLM {
       ],
       usage: usageOf(messages, text),
     };
+  }
+
+  private toolCallCompletion(reply: FakeToolCallsReply, messages: ChatCompletionMessageParam[]): ChatCompletion {
+    const completion = this.completion('', messages);
+    const choice = completion.choices[0]!;
+    choice.message.content = null;
+    choice.message.tool_calls = reply.toolCalls.map((call, i) => ({
+      id: call.id ?? `call_fake_${this.sequence}_${i}`,
+      type: 'function' as const,
+      function: { name: call.name, arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments ?? {}) },
+    }));
+    choice.finish_reason = 'tool_calls';
+    const text = choice.message.tool_calls.map((c) => (c.type === 'function' ? c.function.name + c.function.arguments : '')).join('');
+    completion.usage = usageOf(messages, text);
+    return completion;
   }
 
   private async *chunks(reply: FakeReply, messages: ChatCompletionMessageParam[], options: GenerateOptions): AsyncGenerator<ChatCompletionChunk> {
@@ -213,6 +256,14 @@ export function messageText(message: ChatCompletionMessageParam): string {
   return (content as ReadonlyArray<{ type: string; text?: string; refusal?: string }>)
     .map((part) => (part.type === 'text' ? (part.text ?? '') : part.type === 'refusal' ? (part.refusal ?? '') : ''))
     .join('');
+}
+
+function isObjectReply(value: unknown): value is FakeObjectReply {
+  return typeof value === 'object' && value !== null && 'object' in value && !('choices' in value);
+}
+
+function isToolCallsReply(value: unknown): value is FakeToolCallsReply {
+  return typeof value === 'object' && value !== null && Array.isArray((value as FakeToolCallsReply).toolCalls) && !('choices' in value);
 }
 
 function echoLastUserMessage(messages: ChatCompletionMessageParam[]): string {

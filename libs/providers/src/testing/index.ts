@@ -9,6 +9,8 @@ export {
   messageText,
   type FakeLLMCall,
   type FakeLLMOptions,
+  type FakeObjectReply,
+  type FakeToolCallsReply,
   type FakeReply,
   type FakeReplyFn,
   type FakeReplyValue,

@@ -40,8 +40,10 @@ const responseError = (message: string) => new MappingError('response', message)
  */
 export function toAnthropicRequest(messages: ChatCompletionMessageParam[], options: Json, defaults: AnthropicRequestDefaults): Json {
   const { system, turns } = mapMessages(messages);
-  const body: Json = { model: defaults.model, max_tokens: maxTokensOf(options, defaults.maxTokens), messages: turns };
+  const thinking = thinkingOf(options);
+  const body: Json = { model: defaults.model, max_tokens: maxTokensOf(options, defaults.maxTokens, thinking), messages: turns };
   if (system) body.system = system;
+  if (thinking) body.thinking = thinking;
   if (typeof options.temperature === 'number') body.temperature = options.temperature;
   if (typeof options.top_p === 'number') body.top_p = options.top_p;
   // Anthropic's own sampling knob, for YAML `params`.
@@ -64,14 +66,52 @@ export function toAnthropicRequest(messages: ChatCompletionMessageParam[], optio
   return body;
 }
 
-function maxTokensOf(options: Json, fallback: number): number {
-  const value = options.max_completion_tokens ?? options.max_tokens;
-  return typeof value === 'number' ? value : fallback;
+/**
+ * `thinking` budgets for OpenAI's `reasoning_effort`. Anthropic's minimum budget is 1024; `none` and
+ * `minimal` turn thinking off (no `thinking` is sent). The table is documented in docs/reasoning.md.
+ */
+export const THINKING_BUDGETS: Readonly<Record<string, number | undefined>> = {
+  none: undefined,
+  minimal: undefined,
+  low: 1024,
+  medium: 4096,
+  high: 16384,
+  xhigh: 32768,
+  max: 65536,
+};
+
+/** The `thinking` to send: an explicit Anthropic `thinking` wins over `reasoning_effort`. */
+function thinkingOf(options: Json): Json | undefined {
+  if (options.thinking !== undefined && options.thinking !== null) {
+    if (!isJson(options.thinking) || typeof options.thinking.type !== 'string') {
+      throw requestError('thinking must be an object with a type, as Anthropic takes it ({ type: "enabled", budget_tokens })');
+    }
+    return options.thinking;
+  }
+  const effort = options.reasoning_effort;
+  if (effort === undefined || effort === null) return undefined;
+  if (typeof effort !== 'string' || !Object.hasOwn(THINKING_BUDGETS, effort)) {
+    throw requestError(`reasoning_effort ${JSON.stringify(effort)} is not one of ${Object.keys(THINKING_BUDGETS).join(', ')}`);
+  }
+  const budget = THINKING_BUDGETS[effort];
+  return budget === undefined ? undefined : { type: 'enabled', budget_tokens: budget };
 }
 
-function mapMessages(messages: ChatCompletionMessageParam[]): { system?: string; turns: AnthropicMessage[] } {
+/**
+ * Anthropic counts thinking inside max_tokens and wants budget_tokens below it: a limit that leaves no
+ * room above the budget becomes budget + the instance's `maxTokens`, so the answer keeps the room it
+ * would have had without thinking.
+ */
+function maxTokensOf(options: Json, fallback: number, thinking: Json | undefined): number {
+  const value = options.max_completion_tokens ?? options.max_tokens;
+  const limit = typeof value === 'number' ? value : fallback;
+  const budget = thinking?.type === 'enabled' ? thinking.budget_tokens : undefined;
+  return typeof budget === 'number' && limit <= budget ? budget + fallback : limit;
+}
+
+function mapMessages(messages: ChatCompletionMessageParam[]): { system?: string | Block[]; turns: AnthropicMessage[] } {
   if (!Array.isArray(messages)) throw requestError('messages must be an array');
-  const system: string[] = [];
+  const system: Block[] = [];
   const turns: AnthropicMessage[] = [];
   const push = (role: AnthropicMessage['role'], content: string | Block[] | undefined) => {
     if (content === undefined) return;
@@ -86,24 +126,62 @@ function mapMessages(messages: ChatCompletionMessageParam[]): { system?: string;
       case 'system':
       case 'developer': {
         // Anthropic has one top-level system prompt: every system/developer message goes there, in order.
-        const text = textOf(m.content, `messages[${i}]`);
-        if (text) system.push(text);
+        system.push(...withMessageCache(systemBlocks(m.content, `messages[${i}]`), m));
         break;
       }
       case 'user':
-        push('user', userContent(m.content, i));
+        push('user', withMessageCache(userContent(m.content, i), m));
         break;
       case 'assistant':
-        push('assistant', assistantContent(m, i));
+        push('assistant', withMessageCache(assistantContent(m, i), m));
         break;
       case 'tool':
-        push('user', [toolResult(m, i)]);
+        push('user', withMessageCache([toolResult(m, i)], m));
         break;
       default:
         throw requestError(`messages[${i}] has role "${String(m.role)}", which Anthropic has no equivalent for`);
     }
   });
-  return { system: system.length ? system.join('\n\n') : undefined, turns };
+  if (system.length === 0) return { turns };
+  // Plain text unless a block asks for caching, which only the block form can carry.
+  if (system.some((b) => b.cache_control !== undefined)) return { system, turns };
+  return { system: system.map((b) => b.text).join('\n\n'), turns };
+}
+
+/** `cache_control` as the caller wrote it on a part or a message; Anthropic checks its shape. */
+function cacheControlOf(from: Json): Json | undefined {
+  return isJson(from.cache_control) ? from.cache_control : undefined;
+}
+
+/** A block with the part's `cache_control`, when it has one. */
+function withCache(block: Block, part: Json): Block {
+  const cache = cacheControlOf(part);
+  return cache ? { ...block, cache_control: cache } : block;
+}
+
+/** `cache_control` on a whole message marks its last block, as LiteLLM reads it. */
+function withMessageCache<T extends string | Block[] | undefined>(content: T, m: Json): T | Block[] {
+  const cache = cacheControlOf(m);
+  if (!cache || content === undefined) return content;
+  const blocks = blocksOf(content);
+  if (blocks.length === 0) return content;
+  return [...blocks.slice(0, -1), { ...blocks[blocks.length - 1]!, cache_control: cache }];
+}
+
+/** A system/developer message as text blocks, one per part, empty ones left out. */
+function systemBlocks(content: unknown, where: string): Block[] {
+  if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
+  if (!Array.isArray(content)) throw requestError(`${where} has no text content`);
+  const blocks = content.map((part, p): Block => {
+    if (isJson(part) && part.type === 'text' && typeof part.text === 'string') return withCache({ type: 'text', text: part.text }, part);
+    throw requestError(`${where}.content[${p}] is not a text part (${String(isJson(part) ? part.type : typeof part)})`);
+  });
+  // Parts of one message were joined with a newline; the block form keeps them apart instead.
+  if (!blocks.some((b) => b.cache_control !== undefined)) {
+    const text = blocks.map((b) => b.text).join('\n');
+    return text ? [{ type: 'text', text }] : [];
+  }
+  return blocks.filter((b) => b.text !== '');
 }
 
 function blocksOf(content: string | Block[]): Block[] {
@@ -134,9 +212,11 @@ function userContent(content: unknown, i: number): string | Block[] {
   return content.map((part, p): Block => {
     const where = `messages[${i}].content[${p}]`;
     if (!isJson(part)) throw requestError(`${where} is not a content part`);
-    if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
-    if (part.type === 'image_url' && isJson(part.image_url) && typeof part.image_url.url === 'string') return imageBlock(part.image_url.url, where);
-    if (part.type === 'file' && isJson(part.file) && typeof part.file.file_data === 'string') return documentBlock(part.file.file_data, where);
+    if (part.type === 'text' && typeof part.text === 'string') return withCache({ type: 'text', text: part.text }, part);
+    if (part.type === 'image_url' && isJson(part.image_url) && typeof part.image_url.url === 'string') {
+      return withCache(imageBlock(part.image_url.url, where), part);
+    }
+    if (part.type === 'file' && isJson(part.file) && typeof part.file.file_data === 'string') return withCache(documentBlock(part.file.file_data, where), part);
     throw requestError(`${where} is a "${String(part.type)}" part, which this provider does not map to Anthropic (text, image_url and PDF files are)`);
   });
 }
@@ -157,7 +237,10 @@ function documentBlock(fileData: string, where: string): Block {
 }
 
 function assistantContent(m: Json, i: number): string | Block[] | undefined {
-  const blocks: Block[] = [];
+  // Thinking goes back first, signed, as Anthropic needs it when a tool turn continues; a bare
+  // `reasoning_content` has no signature and is not sent.
+  const blocks: Block[] = thinkingBlocksOf(m.thinking_blocks, i);
+  const thought = blocks.length > 0;
   if (typeof m.content === 'string') {
     if (m.content) blocks.push({ type: 'text', text: m.content });
   } else if (Array.isArray(m.content)) {
@@ -165,7 +248,7 @@ function assistantContent(m: Json, i: number): string | Block[] | undefined {
       const text = isJson(part) ? (part.type === 'text' ? part.text : part.type === 'refusal' ? part.refusal : undefined) : undefined;
       if (typeof text !== 'string') throw requestError(`messages[${i}].content[${p}] (assistant) is not a text or refusal part`);
       // Anthropic refuses empty text blocks.
-      if (text) blocks.push({ type: 'text', text });
+      if (text) blocks.push(withCache({ type: 'text', text }, part as Json));
     });
   }
   const toolCalls = Array.isArray(m.tool_calls) ? m.tool_calls : [];
@@ -179,8 +262,22 @@ function assistantContent(m: Json, i: number): string | Block[] | undefined {
   // An assistant turn with nothing in it (content "") would be refused; it carries nothing either.
   if (blocks.length === 0) return undefined;
   // A plain text answer keeps its plain form.
-  if (toolCalls.length === 0 && typeof m.content === 'string') return m.content;
+  if (toolCalls.length === 0 && !thought && typeof m.content === 'string') return m.content;
   return blocks;
+}
+
+/** An assistant message's `thinking_blocks` (as this mapping returns them) as Anthropic blocks. */
+function thinkingBlocksOf(value: unknown, i: number): Block[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw requestError(`messages[${i}].thinking_blocks must be an array`);
+  return value.map((block, b): Block => {
+    const where = `messages[${i}].thinking_blocks[${b}]`;
+    if (isJson(block) && block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') {
+      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+    }
+    if (isJson(block) && block.type === 'redacted_thinking' && typeof block.data === 'string') return { type: 'redacted_thinking', data: block.data };
+    throw requestError(`${where} is neither a signed thinking block ({ type: "thinking", thinking, signature }) nor a redacted_thinking one ({ type, data })`);
+  });
 }
 
 function parseArguments(args: unknown, where: string): Json {
@@ -213,11 +310,13 @@ function mapTool(tool: unknown, t: number): Json {
     throw requestError(`tools[${t}] is not a function tool (Anthropic takes function tools only)`);
   }
   const fn = tool.function;
+  const cache = cacheControlOf(tool);
   return {
     name: fn.name,
     ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
     // Anthropic requires a schema; a function without parameters takes an empty object.
     input_schema: isJson(fn.parameters) ? fn.parameters : { type: 'object', properties: {} },
+    ...(cache ? { cache_control: cache } : {}),
   };
 }
 
@@ -266,29 +365,47 @@ export function usageOf(usage: unknown): CompletionUsage | undefined {
   };
 }
 
+/** Reasoning on a message or a delta, beside OpenAI's own fields. */
+export interface ReasoningFields {
+  reasoning_content?: string;
+  thinking_blocks?: Json[];
+}
+
 /** A Messages API answer as an OpenAI ChatCompletion. */
 export function fromAnthropicMessage(answer: unknown, created = Math.floor(Date.now() / 1000)): ChatCompletion {
   if (!isJson(answer) || !Array.isArray(answer.content)) {
     throw responseError(`expected a message with content blocks, got ${isJson(answer) ? `an object of type ${String(answer.type)}` : typeof answer}`);
   }
   const texts: string[] = [];
+  const thoughts: string[] = [];
+  const thinkingBlocks: Json[] = [];
   const toolCalls: NonNullable<ChatCompletion.Choice['message']['tool_calls']> = [];
   answer.content.forEach((block, b) => {
     if (!isJson(block)) throw responseError(`content[${b}] is not a block`);
-    if (block.type === 'text') {
+    if (block.type === 'thinking') {
+      if (typeof block.thinking !== 'string') throw responseError(`content[${b}] is a thinking block without thinking`);
+      thoughts.push(block.thinking);
+      thinkingBlocks.push({ type: 'thinking', thinking: block.thinking, signature: typeof block.signature === 'string' ? block.signature : '' });
+    } else if (block.type === 'redacted_thinking') {
+      if (typeof block.data === 'string') thinkingBlocks.push({ type: 'redacted_thinking', data: block.data });
+    } else if (block.type === 'text') {
       if (typeof block.text !== 'string') throw responseError(`content[${b}] is a text block without text`);
       texts.push(block.text);
     } else if (block.type === 'tool_use') {
       if (typeof block.id !== 'string' || typeof block.name !== 'string') throw responseError(`content[${b}] is a tool_use block without id or name`);
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     }
-    // thinking and server-tool blocks have no place in an OpenAI message.
+    // Server-tool blocks have no place in an OpenAI message.
   });
-  const message: ChatCompletion.Choice['message'] = {
+  const message: ChatCompletion.Choice['message'] & ReasoningFields = {
     role: 'assistant',
     content: texts.length > 0 ? texts.join('') : toolCalls.length > 0 ? null : '',
     refusal: null,
+    // vLLM's, DeepSeek's and LiteLLM's field for the reasoning text.
+    ...(thoughts.length > 0 ? { reasoning_content: thoughts.join('\n\n') } : {}),
     ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    // LiteLLM's field: the signed blocks, for the caller to send back on the assistant message.
+    ...(thinkingBlocks.length > 0 ? { thinking_blocks: thinkingBlocks } : {}),
   };
   return {
     id: typeof answer.id === 'string' ? answer.id : 'msg_unknown',
@@ -312,9 +429,10 @@ export class StreamErrorEvent extends Error {
 
 /**
  * Turns the Messages API's stream events into OpenAI chunks as they arrive: a role chunk at
- * message_start, text deltas as content, tool_use blocks as tool_calls deltas (id and name first,
- * then argument fragments), a finish chunk at message_delta and a usage chunk (empty choices) at
- * message_stop. Unknown event types are skipped, as Anthropic's versioning policy asks.
+ * message_start, text deltas as content, thinking deltas as `reasoning_content` (and each thinking
+ * block whole, signed, as `thinking_blocks` when it stops), tool_use blocks as tool_calls deltas (id
+ * and name first, then argument fragments), a finish chunk at message_delta and a usage chunk (empty
+ * choices) at message_stop. Unknown event types are skipped, as Anthropic's versioning policy asks.
  */
 export class AnthropicStreamMapper {
   #id = 'msg_unknown';
@@ -322,6 +440,10 @@ export class AnthropicStreamMapper {
   #created = Math.floor(Date.now() / 1000);
   #usage: Json = {};
   #tools = new Map<number, { index: number; sentArguments: boolean }>();
+  // Thinking blocks by block index, sent whole with their signature at content_block_stop.
+  #thinking = new Map<number, Json>();
+  #reasoned = false;
+  #separateNext = false;
   #finishSent = false;
   #stopped = false;
   readonly #includeUsage: boolean;
@@ -360,6 +482,8 @@ export class AnthropicStreamMapper {
       case 'content_block_delta':
         return this.#blockDelta(data);
       case 'content_block_stop': {
+        const thinking = this.#thinking.get(Number(data.index));
+        if (thinking) return [this.#chunk({ thinking_blocks: [thinking] } as ChatCompletionChunk.Choice['delta'])];
         const tool = this.#tools.get(Number(data.index));
         // A tool called without input still needs arguments a consumer can parse.
         if (tool && !tool.sentArguments) return [this.#chunk({ tool_calls: [{ index: tool.index, function: { arguments: '{}' } }] })];
@@ -394,6 +518,17 @@ export class AnthropicStreamMapper {
   #blockStart(data: Json): ChatCompletionChunk[] {
     const block = isJson(data.content_block) ? data.content_block : {};
     if (block.type === 'text' && typeof block.text === 'string' && block.text) return [this.#chunk({ content: block.text })];
+    if (block.type === 'thinking') {
+      const thinking = typeof block.thinking === 'string' ? block.thinking : '';
+      this.#thinking.set(Number(data.index), { type: 'thinking', thinking, signature: typeof block.signature === 'string' ? block.signature : '' });
+      // Separate blocks read apart, as the non-streamed message joins them.
+      this.#separateNext = this.#reasoned;
+      return thinking ? [this.#reasoning(thinking)] : [];
+    }
+    if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
+      this.#thinking.set(Number(data.index), { type: 'redacted_thinking', data: block.data });
+      return [];
+    }
     if (block.type === 'tool_use') {
       if (typeof block.id !== 'string' || typeof block.name !== 'string') throw responseError('a tool_use block started without id or name');
       const index = this.#tools.size;
@@ -413,8 +548,26 @@ export class AnthropicStreamMapper {
       tool.sentArguments = true;
       return [this.#chunk({ tool_calls: [{ index: tool.index, function: { arguments: delta.partial_json } }] })];
     }
-    // thinking_delta, signature_delta, citations_delta: nothing an OpenAI chunk carries.
+    if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string') {
+      const block = this.#thinking.get(Number(data.index));
+      if (!block) throw responseError(`thinking_delta for block ${String(data.index)}, which is not a thinking block`);
+      block.thinking = `${String(block.thinking)}${delta.thinking}`;
+      return delta.thinking ? [this.#reasoning(delta.thinking)] : [];
+    }
+    if (delta.type === 'signature_delta' && typeof delta.signature === 'string') {
+      const block = this.#thinking.get(Number(data.index));
+      if (block) block.signature = `${String(block.signature ?? '')}${delta.signature}`;
+      return [];
+    }
+    // citations_delta: nothing an OpenAI chunk carries.
     return [];
+  }
+
+  #reasoning(text: string): ChatCompletionChunk {
+    const reasoning = this.#separateNext ? `\n\n${text}` : text;
+    this.#separateNext = false;
+    this.#reasoned = true;
+    return this.#chunk({ reasoning_content: reasoning } as ChatCompletionChunk.Choice['delta']);
   }
 
   #chunk(delta: ChatCompletionChunk.Choice['delta'], finishReason: ChatCompletionChunk.Choice['finish_reason'] = null): ChatCompletionChunk {

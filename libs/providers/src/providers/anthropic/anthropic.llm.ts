@@ -6,6 +6,7 @@ import { HttpClient } from '../../http/http-client.js';
 import { badResponse } from '../../http/http-errors.js';
 import { urlSecrets, withRequiredApiKey, withRequiredModel, withServiceConnection } from '../../toolkit/service-fields.js';
 import { defineLLMProvider, type DriverContext } from '../../core/provider-definition.js';
+import { structuredAnswer, structuredChunks, withStructuredTool } from './anthropic-structured.js';
 import { AnthropicStreamMapper, fromAnthropicMessage, MappingError, StreamErrorEvent, toAnthropicRequest } from './anthropic-mapping.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam, LLMCallOptions, LLMDriver } from '../../core/llm.js';
 
@@ -33,6 +34,8 @@ export class AnthropicLLMConfig extends withRequiredModel(withRequiredApiKey(wit
 /** One attempt at one call to `POST {baseUrl}/v1/messages`, plain or streamed. */
 export class AnthropicChatDriver implements LLMDriver {
   readonly model: string;
+  /** A JSON-schema response_format becomes a forced tool. */
+  readonly structuredOutput = 'tool';
   readonly #client: HttpClient;
   readonly #maxTokens: number;
   readonly #callHeaders: Record<string, string>;
@@ -61,17 +64,27 @@ export class AnthropicChatDriver implements LLMDriver {
   }
 
   async generate(messages: ChatCompletionMessageParam[], options: LLMCallOptions): Promise<ChatCompletion> {
-    const { signal, ...params } = options;
+    const { signal, ...asked } = options;
+    const { params, tool } = withStructuredTool(asked);
     const body = this.#body(messages, params);
     const answer = await this.#client.postJson('/v1/messages', body, signal, this.#callHeaders);
+    let completion: ChatCompletion;
     try {
-      return fromAnthropicMessage(answer);
+      completion = fromAnthropicMessage(answer);
     } catch (err) {
       throw this.#mappingFailure(err);
     }
+    return tool ? structuredAnswer(completion, tool) : completion;
   }
 
-  async *stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncGenerator<ChatCompletionChunk> {
+  stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncGenerator<ChatCompletionChunk> {
+    const { signal, ...asked } = options;
+    const { params, tool } = withStructuredTool(asked);
+    const chunks = this.#stream(messages, { ...params, signal } as LLMCallOptions);
+    return tool ? structuredChunks(chunks, tool) : chunks;
+  }
+
+  async *#stream(messages: ChatCompletionMessageParam[], options: LLMCallOptions): AsyncGenerator<ChatCompletionChunk> {
     const { signal, ...params } = options;
     const body = { ...this.#body(messages, params), stream: true };
     // Anthropic always reports usage; `stream_options: {include_usage: false}` only leaves the chunk out.
@@ -123,7 +136,7 @@ export const anthropicLLM = defineLLMProvider({
     defaultBaseUrl: ANTHROPIC_DEFAULT_BASE_URL,
     notes:
       `Sends x-api-key and anthropic-version ${ANTHROPIC_API_VERSION}; max_tokens defaults to maxTokens (${ANTHROPIC_DEFAULT_MAX_TOKENS}); ` +
-      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 and JSON response_format are refused.',
+      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 and response_format json_object are refused; response_format json_schema becomes a forced tool.',
   },
   create: (config, context) => new AnthropicChatDriver(config, context),
 });

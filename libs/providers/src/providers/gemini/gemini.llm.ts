@@ -4,6 +4,8 @@ import { createOpenAIHttpClient } from '../openai/openai-client.js';
 import { withRequiredApiKey, withRequiredModel } from '../../toolkit/service-fields.js';
 import { defineLLMProvider } from '../../core/provider-definition.js';
 import { OpenAIChatDriver } from '../openai/openai.llm.js';
+import { isObject } from '../../http/http-errors.js';
+import { splitMessageThought, StreamThoughtSplitter } from './gemini-thoughts.js';
 
 /** `type: gemini` under `llm:`: Gemini through Google's OpenAI-compatible chat completions. */
 export class GeminiLLMConfig extends withRequiredModel(withRequiredApiKey(withGeminiConnection(LLMInstanceConfig))) {}
@@ -21,6 +23,17 @@ export const geminiLLM = defineLLMProvider({
   // list, which the transport's error reader unwraps).
   create: (config, context) => {
     const connection = { model: config.model, apiKey: config.apiKey, baseUrl: `${geminiVersionedRoot(config)}/openai`, headers: config.headers };
-    return new OpenAIChatDriver(connection, context, { client: createOpenAIHttpClient(connection, context) });
+    return new OpenAIChatDriver(connection, context, {
+      client: createOpenAIHttpClient(connection, context),
+      answers: {
+        completion: (completion) => {
+          for (const choice of completion.choices as unknown[]) if (isObject(choice) && isObject(choice.message)) splitMessageThought(choice.message);
+        },
+        chunks: () => {
+          const splitter = new StreamThoughtSplitter();
+          return (chunk) => splitter.push(chunk);
+        },
+      },
+    });
   },
 });

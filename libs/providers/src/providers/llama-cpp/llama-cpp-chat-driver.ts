@@ -50,6 +50,8 @@ type LooseOptions = LLMCallOptions & { top_k?: unknown; min_p?: unknown; repeat_
 export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> implements LLMDriver {
   readonly model: string;
   readonly contextSize: number;
+  /** A JSON-schema response_format becomes a grammar the sampler follows. */
+  readonly structuredOutput = 'grammar';
   private jsonGrammar?: Promise<LlamaGrammar>;
 
   private constructor(
@@ -303,7 +305,7 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       return this.jsonGrammar;
     }
     try {
-      return await this.lease.llama.createGrammarForJsonSchema(format.schema as never);
+      return await this.lease.llama.createGrammarForJsonSchema(grammarSchema(format.schema) as never);
     } catch (err) {
       throw badInput(
         this.site,
@@ -312,6 +314,18 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       );
     }
   }
+}
+
+/**
+ * A JSON Schema in the form node-llama-cpp's grammar takes: `anyOf` is read as `oneOf` (the
+ * grammar has only the latter, and for a grammar they mean the same).
+ */
+export function grammarSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(grammarSchema);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) out[key === 'anyOf' && !('oneOf' in schema) ? 'oneOf' : key] = grammarSchema(value);
+  return out;
 }
 
 /** node-llama-cpp's ChatHistoryItem, text only (declared here so that no public type names node-llama-cpp). */

@@ -7,6 +7,7 @@ import { redactSecrets } from '../../core/redact.js';
 import type { HttpClient } from '../../http/http-client.js';
 import { badResponse, describeValue, isObject, MAX_UPSTREAM_TEXT, upstreamDetail } from '../../http/http-errors.js';
 import { createOpenAIHttpClient, OPENAI_DEFAULT_BASE_URL, withOpenAIFields, type OpenAIConnectionConfig } from './openai-client.js';
+import { normalizeChunkReasoning, normalizeCompletionReasoning } from './reasoning-fields.js';
 
 /** `type: openai` under `llm:`: OpenAI's chat completions API. */
 export class OpenAILLMConfig extends withOpenAIFields(LLMInstanceConfig) {}
@@ -28,6 +29,12 @@ export interface OpenAIChatDriverOptions {
   /** A client built elsewhere (Azure's, Gemini's), and its routes. */
   client?: HttpClient;
   routes?: OpenAIRoutes;
+  /** Reshapes answers and chunks in place after the reasoning fields are named (Gemini's thought tags). */
+  answers?: {
+    completion?(completion: Record<string, unknown>): void;
+    /** A new one per stream: it may keep state across the chunks. */
+    chunks?(): (chunk: Record<string, unknown>) => void;
+  };
 }
 
 // Keys that may reach the driver (from YAML `params` or a loose caller) but must not reach the body:
@@ -45,6 +52,7 @@ export class OpenAIChatDriver implements LLMDriver {
   readonly #http: HttpClient;
   readonly #routes: OpenAIRoutes;
   readonly #streamUsage: boolean;
+  readonly #answers: NonNullable<OpenAIChatDriverOptions['answers']>;
 
   constructor(config: Pick<OpenAIConnectionConfig, 'model'> & Partial<OpenAIConnectionConfig>, context: DriverContext, options: OpenAIChatDriverOptions = {}) {
     this.model = config.model;
@@ -52,6 +60,7 @@ export class OpenAIChatDriver implements LLMDriver {
     this.#routes = options.routes ?? OPENAI_ROUTES;
     this.#streamUsage = options.streamUsage ?? true;
     this.tokenLimitParam = options.tokenLimitParam ?? 'max_tokens';
+    this.#answers = options.answers ?? {};
   }
 
   /** The service's API root, for telemetry. */
@@ -72,6 +81,8 @@ export class OpenAIChatDriver implements LLMDriver {
     if (!isObject(completion) || !Array.isArray(completion.choices)) {
       throw badResponse(this.#http.site, `expected a chat completion, got ${describeValue(completion)}`);
     }
+    normalizeCompletionReasoning(completion);
+    this.#answers.completion?.(completion);
     return completion as unknown as ChatCompletion;
   }
 
@@ -81,6 +92,7 @@ export class OpenAIChatDriver implements LLMDriver {
     delete params.stream_options;
     const body = { ...params, model: this.model, messages, stream: true, ...(streamOptions ? { stream_options: streamOptions } : {}) };
     let done = false;
+    const reshape = this.#answers.chunks?.();
     for await (const event of this.#http.postSse(this.#routes.chat, body, signal)) {
       // After [DONE] the rest is read only to keep the connection for the next call.
       if (done) continue;
@@ -96,6 +108,8 @@ export class OpenAIChatDriver implements LLMDriver {
       }
       if (isObject(chunk) && chunk.error !== undefined && chunk.error !== null) throw streamError(this.#http, chunk.error);
       if (!isObject(chunk)) throw badResponse(this.#http.site, `expected a chat completion chunk, got ${describeValue(chunk)}`);
+      normalizeChunkReasoning(chunk);
+      reshape?.(chunk);
       yield chunk as unknown as ChatCompletionChunk;
     }
   }
