@@ -321,7 +321,7 @@ describe('anthropic generate', () => {
     const llm = await claude();
     const cases: Array<[ChatCompletionMessageParam[], Record<string, unknown>, RegExp]> = [
       [user('x'), { n: 2 }, /n = 2/],
-      [user('x'), { response_format: { type: 'json_object' } }, /response_format "json_object"/],
+      [user('x'), { response_format: { type: 'grammar' } }, /response_format "grammar"/],
       [[{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }], {}, /"input_audio" part/],
       [
         [{ role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{not json' } }] }],

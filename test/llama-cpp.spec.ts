@@ -246,7 +246,7 @@ describe('llama-cpp: the three kinds in process, on the tiny random models', () 
     };
     expect(await refused(llm.generate([]))).toContain('messages must be a non-empty array');
     expect(await refused(llm.generate(user('x'), { n: 2 }))).toContain('n=2 is not supported');
-    expect(await refused(llm.generate([{ role: 'tool', content: 'r', tool_call_id: '1' }]))).toContain('role "tool"');
+    expect(await refused(llm.generate([{ role: 'function', content: 'r', name: 'f' }]))).toContain('role "function"');
     expect(await refused(llm.generate(user('x'.repeat(9000))))).toMatch(/the prompt is \d+ tokens; the context holds 1024/);
     expect(await refused(llm.generate(user('x'), { temperature: 7 }))).toContain('temperature must be a number from 0 to 2');
   });

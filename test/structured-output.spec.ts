@@ -341,6 +341,18 @@ describe('generateObject on the OpenAI-shaped types', () => {
       });
     });
 
+    it('takes response_format json_object as a forced tool whose input is any object, handed back as JSON text', async () => {
+      const model = await claude();
+      anthropic.replyNext({ content: [{ type: 'tool_use', id: 'toolu_1', name: 'json', input: { city: 'Oslo', celsius: 7 } }], stopReason: 'tool_use' });
+      const completion = await model.generate(ask, { response_format: { type: 'json_object' } });
+      expect(JSON.parse(completion.choices[0]!.message.content!)).toEqual({ city: 'Oslo', celsius: 7 });
+      expect(completion.choices[0]!.finish_reason).toBe('stop');
+      expect(anthropic.lastRequest!.body).toMatchObject({
+        tools: [{ name: 'json', description: 'Give the answer as one JSON object.', input_schema: { type: 'object', additionalProperties: true } }],
+        tool_choice: { type: 'tool', name: 'json' },
+      });
+    });
+
     it('with thinking on (reasoning_effort), leaves the tool to the model: Anthropic refuses a forced one then', async () => {
       const model = await claude();
       anthropic.replyNext({ content: [{ type: 'tool_use', id: 'toolu_1', name: 'Weather', input: GOOD }], stopReason: 'tool_use' });

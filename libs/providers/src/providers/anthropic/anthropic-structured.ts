@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from '../../core/llm.js';
 
 /**
- * `response_format: { type: 'json_schema' }` on Anthropic, which has no such parameter: the schema
+ * `response_format: { type: 'json_schema' }` (or `json_object`) on Anthropic, which has no such parameter: the schema
  * becomes a tool the model is made to call (`tool_choice: { type: 'tool' }`), and the tool's input is
  * handed back as the message's JSON text, as the OpenAI-shaped services answer.
  */
@@ -20,8 +20,15 @@ export interface StructuredTool {
  */
 export function withStructuredTool(params: Json): { params: Json; tool?: StructuredTool } {
   const format = params.response_format;
-  if (!isJson(format) || format.type !== 'json_schema' || !isJson(format.json_schema)) return { params };
-  const spec = format.json_schema;
+  if (!isJson(format)) return { params };
+  // json_object: any JSON object, asked for as a tool whose input is any object.
+  const spec: Json | undefined =
+    format.type === 'json_schema' && isJson(format.json_schema)
+      ? format.json_schema
+      : format.type === 'json_object'
+        ? { name: 'json', description: 'Give the answer as one JSON object.', schema: { type: 'object', additionalProperties: true } }
+        : undefined;
+  if (!spec) return { params };
   const name = typeof spec.name === 'string' && spec.name ? spec.name : 'answer';
   const schema = isJson(spec.schema) ? spec.schema : { type: 'object', properties: {} };
   const { response_format: _format, ...rest } = params;

@@ -136,7 +136,7 @@ export const anthropicLLM = defineLLMProvider({
     defaultBaseUrl: ANTHROPIC_DEFAULT_BASE_URL,
     notes:
       `Sends x-api-key and anthropic-version ${ANTHROPIC_API_VERSION}; max_tokens defaults to maxTokens (${ANTHROPIC_DEFAULT_MAX_TOKENS}); ` +
-      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 and response_format json_object are refused; response_format json_schema becomes a forced tool.',
+      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 is refused; response_format json_schema (and json_object, as any object) becomes a forced tool.',
   },
   create: (config, context) => new AnthropicChatDriver(config, context),
 });

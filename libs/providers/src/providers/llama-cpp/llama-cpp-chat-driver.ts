@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type {
   ChatHistoryItem,
+  ChatModelFunctions,
   ChatWrapper,
   LlamaChat,
+  LlamaChatResponse,
   LlamaContext,
   LlamaContextSequence,
   LlamaGrammar,
@@ -30,13 +32,39 @@ interface Prepared {
     'signal' | 'onTextChunk' | 'functions' | 'grammar' | 'onFunctionCall' | 'onFunctionCallParamsChunk' | 'documentFunctionParams' | 'maxParallelFunctionCalls'
   >;
   responseFormat?: { type: 'json_object' } | { type: 'json_schema'; schema: unknown };
+  tools: ToolPlan;
   includeUsage: boolean;
+}
+
+/**
+ * How a call's tools are asked for. `auto` offers them through the chat wrapper's own function
+ * calling (the model may answer text or call them, several at once where the wrapper can). node-llama-cpp
+ * has no way to force a call there, so `required` and a named function are a grammar instead: one
+ * named function's grammar is its parameters (the text is the arguments); several are one JSON object
+ * `{ name, arguments }` whose shape is one of the functions'.
+ */
+type ToolPlan =
+  | { mode: 'none' }
+  | { mode: 'auto'; functions: Record<string, { description?: string; params?: unknown }>; parallel: boolean }
+  | { mode: 'forced'; name?: string; schema: unknown };
+
+interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
 }
 
 interface Outcome {
   text: string;
+  toolCalls: ToolCall[];
   finishReason: FinishReason;
   usage: Usage;
+}
+
+interface FunctionTool {
+  name: string;
+  description?: string;
+  parameters?: unknown;
 }
 
 // Options a loose caller (or YAML params) may send that are llama.cpp's, not OpenAI's.
@@ -100,7 +128,21 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: this.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: outcome.text, refusal: null }, finish_reason: outcome.finishReason, logprobs: null }],
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: outcome.toolCalls.length > 0 && !outcome.text ? null : outcome.text,
+            refusal: null,
+            ...(outcome.toolCalls.length > 0
+              ? { tool_calls: outcome.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) }
+              : {}),
+          },
+          finish_reason: outcome.finishReason,
+          logprobs: null,
+        },
+      ],
       usage: outcome.usage,
     };
   }
@@ -119,8 +161,14 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     });
 
     // Text arrives through a callback while generation runs; the generator hands it out as it comes.
+    type Delta = ChatCompletionChunk['choices'][number]['delta'];
     const { controller, unlink } = linkedController(options.signal);
-    const pieces: string[] = [];
+    const plan = prepared.tools;
+    // A single forced function's text is its arguments: they stream as they come, under one id.
+    const forcedName = plan.mode === 'forced' ? plan.name : undefined;
+    const forcedId = forcedName ? toolCallId() : undefined;
+    const pieces: Delta[] = [];
+    if (forcedName) pieces.push({ tool_calls: [{ index: 0, id: forcedId, type: 'function', function: { name: forcedName, arguments: '' } }] });
     let settled = false;
     let outcome: Outcome | undefined;
     let failure: unknown;
@@ -133,7 +181,10 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     controller.signal.addEventListener('abort', poke);
     const running = this.run(prepared, controller.signal, (text) => {
       if (!text) return;
-      pieces.push(text);
+      if (forcedName) pieces.push({ tool_calls: [{ index: 0, function: { arguments: text } }] });
+      // Several forced functions: the text is the { name, arguments } wrapper, sent once parsed.
+      else if (plan.mode === 'forced') return;
+      else pieces.push({ content: text });
       poke();
     }).then(
       (result) => {
@@ -151,9 +202,9 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     try {
       yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]);
       for (;;) {
-        const text = pieces.shift();
-        if (text !== undefined) {
-          yield chunk([{ index: 0, delta: { content: text }, finish_reason: null, logprobs: null }]);
+        const delta = pieces.shift();
+        if (delta !== undefined) {
+          yield chunk([{ index: 0, delta, finish_reason: null, logprobs: null }]);
           continue;
         }
         if (settled) break;
@@ -164,6 +215,17 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       }
       if (failure !== undefined) throw failure;
       const result = outcome!;
+      if (!forcedName) {
+        if (plan.mode === 'forced' && result.toolCalls.length === 0 && result.text) {
+          yield chunk([{ index: 0, delta: { content: result.text }, finish_reason: null, logprobs: null }]);
+        }
+        // Calls chosen by the model are known once generation stops: each goes out as its id and name, then its arguments.
+        for (const [index, call] of result.toolCalls.entries()) {
+          const header: Delta = { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] };
+          yield chunk([{ index: 0, delta: header, finish_reason: null, logprobs: null }]);
+          yield chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: call.arguments } }] }, finish_reason: null, logprobs: null }]);
+        }
+      }
       yield chunk([{ index: 0, delta: {}, finish_reason: result.finishReason, logprobs: null }]);
       if (prepared.includeUsage) yield chunk([], result.usage);
     } finally {
@@ -185,17 +247,27 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
 
     if (o.n !== undefined && o.n !== null && o.n !== 1) throw badInput(this.site, `n=${o.n} is not supported: llama-cpp answers one choice per call.`);
-    if (o.tools && o.tools.length > 0)
-      throw badInput(
-        this.site,
-        'tools are not supported by the llama-cpp type yet; use a server type (openai-compatible with llama-server --jinja) for tool calls.',
-        'unsupported',
-      );
     if (o.logprobs) throw badInput(this.site, 'logprobs are not supported by the llama-cpp type.', 'unsupported');
+    const tools = o.tools === undefined || o.tools === null ? [] : toolsOf(o.tools, this.site);
+    const plan = toolPlanOf(tools, o.tool_choice, o.parallel_tool_calls, this.site);
+    if (plan.mode === 'forced') {
+      // The grammar makes the shape; this tells the model what it is filling in.
+      const named = plan.name ? tools.filter((t) => t.name === plan.name) : tools;
+      const instruction = plan.name
+        ? `Call the function ${plan.name}: answer with its arguments only, as one JSON object.`
+        : 'Call one of these functions: answer with one JSON object { "name": <function name>, "arguments": <its arguments> }.';
+      const listing = named
+        .map((t) => `- ${t.name}${t.description ? `: ${t.description}` : ''}\n  parameters: ${JSON.stringify(t.parameters ?? {})}`)
+        .join('\n');
+      history.unshift({ type: 'system', text: `${instruction}\n${listing}` });
+    }
 
     let promptTokens: number;
     try {
-      const state = this.chatWrapper.generateContextState({ chatHistory: history });
+      const state = this.chatWrapper.generateContextState({
+        chatHistory: history as ChatHistoryItem[],
+        ...(plan.mode === 'auto' ? { availableFunctions: plan.functions as ChatModelFunctions, documentFunctionParams: true } : {}),
+      });
       promptTokens = state.contextText.tokenize(this.lease.model.tokenizer).length;
     } catch (err) {
       throw badInput(this.site, `the messages could not be rendered through the model's chat template: ${err instanceof Error ? err.message : String(err)}`);
@@ -241,11 +313,16 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       if (!format.json_schema?.schema) throw badInput(this.site, 'response_format json_schema needs json_schema.schema.');
       responseFormat = { type: 'json_schema', schema: format.json_schema.schema };
     } else if (format && format.type !== 'text') throw badInput(this.site, `response_format type ${String(format.type)} is not supported.`);
+    // Both are asked through the sampler (a grammar, or the wrapper's function calling), which takes one at a time.
+    if (responseFormat && plan.mode !== 'none') {
+      throw badInput(this.site, 'response_format cannot be combined with tools on the llama-cpp type (unless tool_choice is "none").', 'unsupported');
+    }
 
     return {
-      history,
+      history: history as ChatHistoryItem[],
       promptTokens,
       responseFormat,
+      tools: plan,
       includeUsage: o.stream_options?.include_usage !== false,
       generate: {
         maxTokens,
@@ -270,22 +347,46 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
       let chat: LlamaChat | undefined;
       try {
         await sequence.clearHistory();
-        const grammar = await this.grammarFor(prepared.responseFormat);
+        const plan = prepared.tools;
+        const grammar = plan.mode === 'forced' ? await this.toolGrammar(plan.schema) : await this.grammarFor(prepared.responseFormat);
         chat = new this.lease.mod.LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper, autoDisposeSequence: false });
         const before = sequence.tokenMeter.usedOutputTokens;
-        const response = await chat.generateResponse(prepared.history, {
-          ...prepared.generate,
-          ...(grammar ? { grammar } : {}),
-          signal,
-          stopOnAbortSignal: false,
-          onTextChunk: onText,
-        });
+        const common = { ...prepared.generate, signal, stopOnAbortSignal: false, onTextChunk: onText };
+        const response: LlamaChatResponse<ChatModelFunctions> =
+          plan.mode === 'auto'
+            ? await chat.generateResponse(prepared.history, {
+                ...common,
+                functions: plan.functions as ChatModelFunctions,
+                documentFunctionParams: true,
+                ...(plan.parallel ? {} : { maxParallelFunctionCalls: 1 }),
+              })
+            : await chat.generateResponse(prepared.history, { ...common, ...(grammar ? { grammar } : {}) });
         if (signal.aborted) throw abortErrorOf(signal);
         const completionTokens = sequence.tokenMeter.usedOutputTokens - before;
         const reason = response.metadata.stopReason;
+        let text = response.response;
+        let toolCalls: ToolCall[] = (response.functionCalls ?? []).map((call) => ({
+          id: toolCallId(),
+          name: call.functionName,
+          arguments: JSON.stringify(call.params ?? {}),
+        }));
+        if (plan.mode === 'forced') {
+          if (plan.name) {
+            // The text is the arguments as generated (a stream sends the same text), cut short only at max_tokens.
+            toolCalls = [{ id: toolCallId(), name: plan.name, arguments: text }];
+            text = '';
+          } else {
+            const call = parseForcedCall(text);
+            if (call) {
+              toolCalls = [{ id: toolCallId(), ...call }];
+              text = '';
+            }
+          }
+        }
         return {
-          text: response.response,
-          finishReason: reason === 'maxTokens' ? 'length' : reason === 'functionCalls' ? 'tool_calls' : 'stop',
+          text,
+          toolCalls,
+          finishReason: reason === 'maxTokens' ? 'length' : toolCalls.length > 0 ? 'tool_calls' : 'stop',
           usage: { prompt_tokens: prepared.promptTokens, completion_tokens: completionTokens, total_tokens: prepared.promptTokens + completionTokens },
         } satisfies Outcome;
       } catch (err) {
@@ -296,6 +397,18 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
     });
     void work.catch(() => undefined).finally(unlink);
     return this.track(work);
+  }
+
+  private async toolGrammar(schema: unknown): Promise<LlamaGrammar> {
+    try {
+      return await this.lease.llama.createGrammarForJsonSchema(schema as never);
+    } catch (err) {
+      throw badInput(
+        this.site,
+        `the tool's parameters are not supported by llama-cpp's grammar: ${err instanceof Error ? err.message : String(err)}`,
+        'unsupported',
+      );
+    }
   }
 
   private async grammarFor(format: Prepared['responseFormat']): Promise<LlamaGrammar | undefined> {
@@ -316,6 +429,23 @@ export class LlamaCppChatDriver extends LlamaCppDriver<LlamaContextSequence> imp
   }
 }
 
+function toolCallId(): string {
+  return `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+}
+
+/** The `{ name, arguments }` object a grammar over several functions made, or undefined when cut short. */
+function parseForcedCall(text: string): { name: string; arguments: string } | undefined {
+  try {
+    const parsed = JSON.parse(text) as { name?: unknown; arguments?: unknown };
+    if (typeof parsed.name !== 'string') return undefined;
+    // The arguments' own text (the grammar writes name first): re-serialising would turn a long integer into null.
+    const raw = /"arguments"\s*:\s*([\s\S]*)\}\s*$/.exec(text)?.[1]?.trim();
+    return { name: parsed.name, arguments: raw ?? JSON.stringify(parsed.arguments ?? {}) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A JSON Schema in the form node-llama-cpp's grammar takes: `anyOf` is read as `oneOf` (the
  * grammar has only the latter, and for a grammar they mean the same).
@@ -328,34 +458,178 @@ export function grammarSchema(schema: unknown): unknown {
   return out;
 }
 
-/** node-llama-cpp's ChatHistoryItem, text only (declared here so that no public type names node-llama-cpp). */
-export type LlamaCppHistoryItem = { type: 'system'; text: string } | { type: 'user'; text: string } | { type: 'model'; response: string[] };
+/** A function call in a model turn, with the result the tool message gave it. */
+export type LlamaCppFunctionCallItem = { type: 'functionCall'; name: string; params: unknown; result: unknown };
 
-/** OpenAI messages → node-llama-cpp's chat history. Text only: images, audio and tool messages are refused. */
+/** node-llama-cpp's ChatHistoryItem (declared here so that no public type names node-llama-cpp). */
+export type LlamaCppHistoryItem =
+  { type: 'system'; text: string } | { type: 'user'; text: string } | { type: 'model'; response: Array<string | LlamaCppFunctionCallItem> };
+
+/**
+ * OpenAI messages → node-llama-cpp's chat history. An assistant turn's tool calls become function
+ * calls in its model turn, each with the result of the `tool` message that answers its id (the chat
+ * wrapper renders a call and its result together). Images and audio are refused.
+ */
 export function toChatHistory(messages: ChatCompletionMessageParam[], site: LlamaCppSite): LlamaCppHistoryItem[] {
   if (!Array.isArray(messages) || messages.length === 0) throw badInput(site, 'messages must be a non-empty array.');
-  return messages.map((message, index): LlamaCppHistoryItem => {
+  const history: LlamaCppHistoryItem[] = [];
+  // The calls of the last assistant turn still waiting for their tool message, by id.
+  let open = new Map<string, { call: LlamaCppFunctionCallItem; answered: boolean }>();
+  const closeTurn = () => {
+    const missing = [...open].filter(([, c]) => !c.answered).map(([id]) => id);
+    if (missing.length > 0) {
+      throw badInput(
+        site,
+        `an assistant message with tool_calls must be followed by tool messages answering each tool_call_id; not answered: ${missing.join(', ')}.`,
+      );
+    }
+    open = new Map();
+  };
+  messages.forEach((message, index) => {
     const where = `messages[${index}]`;
     if (typeof message !== 'object' || message === null) throw badInput(site, `${where} is not a message object.`);
+    const role = (message as { role?: unknown }).role;
+    if (role === 'tool') {
+      const id = (message as { tool_call_id?: unknown }).tool_call_id;
+      if (typeof id !== 'string' || !id) throw badInput(site, `${where} (tool) has no tool_call_id.`);
+      const pending = open.get(id);
+      if (!pending) throw badInput(site, `${where} (tool) answers tool_call_id "${id}", which no tool call of the assistant message before it has.`);
+      pending.call.result = resultOf(textOf(message.content, where, site));
+      pending.answered = true;
+      return;
+    }
+    closeTurn();
     const text = textOf(message.content, where, site);
-    switch (message.role) {
+    switch (role) {
       case 'system':
       case 'developer':
-        return { type: 'system', text };
+        history.push({ type: 'system', text });
+        return;
       case 'user':
-        return { type: 'user', text };
-      case 'assistant':
-        if (message.tool_calls && message.tool_calls.length > 0)
-          throw badInput(site, `${where} has tool_calls: tools are not supported by the llama-cpp type yet.`, 'unsupported');
-        return { type: 'model', response: [text] };
+        history.push({ type: 'user', text });
+        return;
+      case 'assistant': {
+        const response: Array<string | LlamaCppFunctionCallItem> = [text];
+        const calls = (message as { tool_calls?: unknown }).tool_calls;
+        if (calls !== undefined && calls !== null && !Array.isArray(calls)) throw badInput(site, `${where}.tool_calls must be an array of tool calls.`);
+        for (const [c, call] of (calls ?? []).entries()) {
+          const at = `${where}.tool_calls[${c}]`;
+          const fn = isRecord(call) && call.type === 'function' && isRecord(call.function) ? call.function : undefined;
+          if (!fn || typeof call.id !== 'string' || !call.id || typeof fn.name !== 'string' || !fn.name) {
+            throw badInput(site, `${at} is not a function tool call ({ id, type: "function", function: { name, arguments } }).`);
+          }
+          const item: LlamaCppFunctionCallItem = { type: 'functionCall', name: fn.name, params: argumentsOf(fn.arguments, at, site), result: undefined };
+          open.set(call.id, { call: item, answered: false });
+          response.push(item);
+        }
+        history.push({ type: 'model', response });
+        return;
+      }
       default:
-        throw badInput(
-          site,
-          `${where} has role "${String((message as { role?: unknown }).role)}": llama-cpp takes system, developer, user and assistant messages.`,
-          'unsupported',
-        );
+        throw badInput(site, `${where} has role "${String(role)}": llama-cpp takes system, developer, user, assistant and tool messages.`, 'unsupported');
     }
   });
+  closeTurn();
+  return history;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function argumentsOf(args: unknown, where: string, site: LlamaCppSite): unknown {
+  if (args === undefined || args === null || args === '') return undefined;
+  if (typeof args !== 'string') throw badInput(site, `${where}.function.arguments must be a JSON string.`);
+  try {
+    return JSON.parse(args);
+  } catch {
+    throw badInput(site, `${where}.function.arguments is not valid JSON.`);
+  }
+}
+
+/** A tool's answer as the wrapper shows it: JSON stays JSON, other text stays text. */
+function resultOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** OpenAI's `tools` as function definitions; anything but a named function tool is refused. */
+export function toolsOf(tools: unknown, site: LlamaCppSite): FunctionTool[] {
+  if (!Array.isArray(tools)) throw badInput(site, 'tools must be an array of tools.');
+  const seen = new Set<string>();
+  return tools.map((tool: unknown, t): FunctionTool => {
+    const fn = isRecord(tool) && tool.type === 'function' && isRecord(tool.function) ? tool.function : undefined;
+    if (!fn || typeof fn.name !== 'string' || !fn.name) {
+      throw badInput(site, `tools[${t}] is not a function tool ({ type: "function", function: { name, description?, parameters? } }).`);
+    }
+    if (seen.has(fn.name)) throw badInput(site, `tools[${t}] repeats the function name "${fn.name}".`);
+    seen.add(fn.name);
+    if (fn.parameters !== undefined && fn.parameters !== null && !isRecord(fn.parameters)) {
+      throw badInput(site, `tools[${t}].function.parameters must be a JSON Schema object.`);
+    }
+    return {
+      name: fn.name,
+      ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
+      ...(isRecord(fn.parameters) ? { parameters: fn.parameters } : {}),
+    };
+  });
+}
+
+/** What `tool_choice` (and `parallel_tool_calls`) ask of the given tools. */
+export function toolPlanOf(tools: FunctionTool[], choice: unknown, parallel: unknown, site: LlamaCppSite): ToolPlan {
+  if (choice === 'none' || tools.length === 0) {
+    if (isRecord(choice) || choice === 'required') throw badInput(site, `tool_choice ${JSON.stringify(choice)} needs tools.`);
+    return { mode: 'none' };
+  }
+  const paramsOf = (tool: FunctionTool): unknown => (tool.parameters ? grammarSchema(withoutAnnotations(tool.parameters)) : undefined);
+  if (choice === undefined || choice === null || choice === 'auto') {
+    return {
+      mode: 'auto',
+      functions: Object.fromEntries(
+        tools.map((tool) => [tool.name, { ...(tool.description ? { description: tool.description } : {}), params: paramsOf(tool) }]),
+      ),
+      parallel: parallel !== false,
+    };
+  }
+  const argumentsSchema = (tool: FunctionTool) => paramsOf(tool) ?? { type: 'object', properties: {} };
+  if (choice === 'required') {
+    if (tools.length === 1) return { mode: 'forced', name: tools[0]!.name, schema: argumentsSchema(tools[0]!) };
+    return {
+      mode: 'forced',
+      schema: {
+        oneOf: tools.map((tool) => ({
+          type: 'object',
+          properties: { name: { const: tool.name }, arguments: argumentsSchema(tool) },
+          required: ['name', 'arguments'],
+        })),
+      },
+    };
+  }
+  if (isRecord(choice) && choice.type === 'function' && isRecord(choice.function) && typeof choice.function.name === 'string') {
+    const name = choice.function.name;
+    const tool = tools.find((t) => t.name === name);
+    if (!tool) throw badInput(site, `tool_choice names the function "${name}", which is not in tools.`);
+    return { mode: 'forced', name, schema: argumentsSchema(tool) };
+  }
+  throw badInput(site, `tool_choice must be "none", "auto", "required" or { type: "function", function: { name } }; got ${JSON.stringify(choice)}.`);
+}
+
+/** Keys of a JSON Schema that describe it but do not shape the value (the grammar has no use for them). */
+function withoutAnnotations(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutAnnotations);
+  if (!isRecord(schema)) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === '$schema' || key === 'title' || key === 'default' || key === 'examples') continue;
+    out[key] =
+      key === 'properties' && isRecord(value)
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutAnnotations(v)]))
+        : withoutAnnotations(value);
+  }
+  return out;
 }
 
 function textOf(content: unknown, where: string, site: LlamaCppSite): string {

@@ -12,7 +12,7 @@ export const llamaCppLLM = defineLLMProvider({
   description: 'a GGUF chat model run in process by node-llama-cpp (optional peer dependency); no server, no network',
   docs: {
     notes:
-      "model is a GGUF path (or hf: URI); chat goes through the model's own template; sampling defaults are llama.cpp's (temperature 0.8, top_p 0.95, top_k 40, min_p 0.05); max_tokens defaults to maxTokens (512); tools and images are not supported.",
+      "model is a GGUF path (or hf: URI); chat goes through the model's own template; sampling defaults are llama.cpp's (temperature 0.8, top_p 0.95, top_k 40, min_p 0.05); max_tokens defaults to maxTokens (512); tools go through the chat template's function calling (auto) or a grammar (required, a named function); images are not supported.",
   },
   create: (config, context) => LlamaCppChatDriver.create(config, context),
 });
