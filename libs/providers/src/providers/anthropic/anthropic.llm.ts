@@ -136,7 +136,7 @@ export const anthropicLLM = defineLLMProvider({
     defaultBaseUrl: ANTHROPIC_DEFAULT_BASE_URL,
     notes:
       `Sends x-api-key and anthropic-version ${ANTHROPIC_API_VERSION}; max_tokens defaults to maxTokens (${ANTHROPIC_DEFAULT_MAX_TOKENS}); ` +
-      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 is refused; response_format json_schema (and json_object, as any object) becomes a forced tool.',
+      'system/developer messages become the system prompt; seed, penalties and logprobs are not sent, n > 1 is refused; response_format json_schema (and json_object, as any object) becomes a forced tool; reasoning_effort sets a thinking budget (thinking comes back as reasoning_content); cache_control on parts and system messages is passed on.',
   },
   create: (config, context) => new AnthropicChatDriver(config, context),
 });
