@@ -13,7 +13,7 @@ import { OpenAILLMConfig, openaiLLM } from '../libs/providers/src/providers/open
 import type { AnyProviderDefinition, DriverContext } from '../libs/providers/src/core/provider-definition.js';
 import { retryAfterMs } from '../libs/providers/src/http/http-errors.js';
 import { fakeEmbedding, OpenAIFakeServer } from './fakes/openai-fake-server.js';
-import { freePort } from './support/gateway-harness.js';
+import { freePort } from './support/local-process.js';
 import { expectNoKey as expectKeyAbsent, expectQuickAbort, printable, rejection } from './support/provider-kit.js';
 
 const API_KEY = 'sk-test-SECRETKEY0123456789-zq9X';

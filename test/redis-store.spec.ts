@@ -9,7 +9,8 @@ import { STORE_CHANNEL, type StoreEvent } from '@hush/providers';
 import { IOREDIS_MISSING, loadIoredis, RedisStore } from '../libs/providers/src/store/redis-store.js';
 import { BudgetExceededError } from '../libs/providers/src/store/sliding-window-budget.js';
 import type { RedisStoreConfig } from '../libs/providers/src/config/store-config.js';
-import { freePort, REDIS_MISSING, redisServerBinary, SKIP_REDIS, startRedis, type RedisServer } from './support/redis-server.js';
+import { freePort } from './support/local-process.js';
+import { REDIS_MISSING, redisServerBinary, SKIP_REDIS, startRedis, type RedisServer } from './support/redis-server.js';
 import { scriptedLLMProvider } from './support/scripted-provider.js';
 import { AT_ONCE_MS } from './support/timing.js';
 

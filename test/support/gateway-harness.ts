@@ -1,10 +1,10 @@
-import { createServer } from 'node:net';
 import type { LoggerService, NestApplicationOptions } from '@nestjs/common';
 import type { ProvidersConfig } from '@hush/providers';
 import { createApp, type GatewayApp } from '../../src/app.js';
 import type { GatewayOptions } from '../../src/gateway-options.js';
 import { OpenAIFakeServer } from '../fakes/openai-fake-server.js';
 import { gatewayTestReranker, type GatewayTestRerankerState } from './gateway-reranker.js';
+import { freePort } from './local-process.js';
 
 /** The key the fake upstream wants; it must never show in anything the gateway answers. */
 export const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
@@ -20,15 +20,6 @@ export interface GatewayHarness {
   /** A port nothing listens on (for "connection refused"). */
   deadPort: number;
   close(): Promise<void>;
-}
-
-/** A port that was free a moment ago and is closed again. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**

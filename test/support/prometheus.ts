@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { executable, freePort } from './local-process.js';
 
 /**
  * A real Prometheus server for a test: started on 127.0.0.1 at a free port, with a TSDB and a config
@@ -23,32 +22,7 @@ export const PROMETHEUS_MISSING =
 
 /** The Prometheus binary to run, or undefined when there is none. */
 export function prometheusBinary(): string | undefined {
-  const candidates = process.env.PROMETHEUS_BIN
-    ? [process.env.PROMETHEUS_BIN]
-    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'prometheus'));
-  for (const file of candidates) {
-    if (!file) continue;
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** A port nobody listens on right now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+  return executable('PROMETHEUS_BIN', 'prometheus');
 }
 
 export interface ScrapeTarget {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { executable, freePort } from './local-process.js';
 
 /**
  * A real Redis server for a test: Debian's `redis-server` binary (`$REDIS_SERVER_BIN`, else on the
@@ -20,19 +20,7 @@ export const REDIS_MISSING =
 
 /** The redis-server binary to run, or undefined when there is none. */
 export function redisServerBinary(): string | undefined {
-  const candidates = process.env.REDIS_SERVER_BIN
-    ? [process.env.REDIS_SERVER_BIN]
-    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'redis-server'));
-  for (const file of candidates) {
-    if (!file) continue;
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return executable('REDIS_SERVER_BIN', 'redis-server');
 }
 
 export interface StartRedisOptions {
@@ -61,19 +49,6 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it and removes its directory. */
   dispose(): Promise<void>;
-}
-
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** One PING over a raw socket: true when the server answers (PONG, or NOAUTH when it wants a password). */
