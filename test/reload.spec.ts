@@ -188,6 +188,19 @@ describe('ProvidersRegistry.reload()', () => {
   });
 });
 
+describe('reload() refusals', () => {
+  it('on a closed registry, and on one made without a config to read again', async () => {
+    const { registry, module } = await boot(chat('gpt-4o-mini'));
+    await module.close();
+    await expect(registry.reload()).rejects.toThrow(new Error('The providers registry is closed: nothing to reload.'));
+    const handMade = new ProvidersRegistry({
+      instances: { llm: new Map(), embedding: new Map(), reranker: new Map() },
+      defaults: { llm: { problem: 'none' }, embedding: { problem: 'none' }, reranker: { problem: 'none' } },
+    });
+    await expect(handMade.reload()).rejects.toThrow(new Error('This registry was not made from a config that can be read again.'));
+  });
+});
+
 describe('forRoot({ watch: true })', () => {
   it('reloads when the YAML file is written: the next call uses the new config', async () => {
     const { registry, write } = await boot(chat('gpt-4o-mini'), { watch: true });
